@@ -1,0 +1,217 @@
+/*
+ * llamac: an on-device inference engine for Llama-family models.
+ *
+ * The public C API. The `llamac` command-line tool is written only against
+ * this header; anything it can do, an embedding program can do too.
+ *
+ * Conventions
+ *   - Fallible calls take a `llamac_error *` (may be NULL) and return a
+ *     negative value or NULL on failure; the message names the file and the
+ *     field or byte offset that was wrong. Nothing in the library exits.
+ *   - Every `*_load` / `*_create` pairs with a `*_free`; a context must not
+ *     outlive its model.
+ */
+#ifndef LLAMAC_H
+#define LLAMAC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLAMAC_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ errors */
+
+#define LLAMAC_ERROR_MAX 512
+
+typedef struct llamac_error {
+    char msg[LLAMAC_ERROR_MAX];
+} llamac_error;
+
+typedef int32_t llamac_token;
+
+typedef struct llamac_model llamac_model;
+typedef struct llamac_context llamac_context;
+typedef struct llamac_sampler llamac_sampler;
+typedef struct llamac_gguf llamac_gguf;
+
+/* --------------------------------------------------------- GGUF inspection */
+
+/* Opens a GGUF file read-only (mmap) for inspection: the `info` view. */
+llamac_gguf *llamac_gguf_open(const char *path, llamac_error *err);
+void llamac_gguf_free(llamac_gguf *g);
+
+uint32_t llamac_gguf_version(const llamac_gguf *g);
+uint32_t llamac_gguf_alignment(const llamac_gguf *g);
+uint64_t llamac_gguf_data_offset(const llamac_gguf *g);
+int64_t llamac_gguf_n_kv(const llamac_gguf *g);
+/* Key of the i-th metadata entry (NUL-terminated copy owned by `g`). */
+const char *llamac_gguf_kv_key(const llamac_gguf *g, int64_t i);
+/* Value type name ("u32", "string", "array[string]", ...). */
+const char *llamac_gguf_kv_type(const llamac_gguf *g, int64_t i);
+/* Writes a printable rendering of the value (arrays shortened to
+ * `max_items` entries) into buf; returns the length it needed. */
+size_t llamac_gguf_kv_format(const llamac_gguf *g, int64_t i, char *buf, size_t size,
+                             size_t max_items);
+
+typedef struct llamac_tensor_info {
+    const char *name;
+    const char *type_name;  /* "q4_0", "f32", ... */
+    int type;               /* ggml type id */
+    int n_dims;
+    int64_t ne[4];          /* ggml order: ne[0] is the contiguous dimension */
+    uint64_t offset;        /* absolute file offset of the data */
+    uint64_t nbytes;
+} llamac_tensor_info;
+
+int64_t llamac_gguf_n_tensors(const llamac_gguf *g);
+int llamac_gguf_tensor(const llamac_gguf *g, int64_t i, llamac_tensor_info *out);
+
+/* ------------------------------------------------------------------ model */
+
+typedef void (*llamac_progress_fn)(double fraction, void *user);
+
+typedef struct llamac_model_params {
+    bool vocab_only;             /* load the tokenizer only (no tensors needed) */
+    llamac_progress_fn progress; /* called while weights are checked/loaded */
+    void *progress_user;
+} llamac_model_params;
+
+llamac_model_params llamac_model_default_params(void);
+llamac_model *llamac_model_load(const char *path, const llamac_model_params *params,
+                                llamac_error *err);
+void llamac_model_free(llamac_model *model);
+
+typedef struct llamac_model_desc {
+    const char *name;      /* general.name or "" */
+    const char *arch;      /* "llama" */
+    int32_t n_vocab;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    int32_t n_ff;
+    int32_t n_ctx_train;
+    float rope_theta;
+    float rms_eps;
+    uint64_t n_params;
+    uint64_t weight_bytes; /* bytes of tensor data */
+    const char *file_type; /* "q4_0", "f32", "mixed", ... */
+} llamac_model_desc;
+
+void llamac_model_describe(const llamac_model *model, llamac_model_desc *out);
+
+/* -------------------------------------------------------------- tokenizer */
+
+enum {
+    LLAMAC_TOKENIZE_ADD_SPECIAL = 1,   /* add BOS/EOS as the model's metadata asks */
+    LLAMAC_TOKENIZE_PARSE_SPECIAL = 2, /* "<|eot_id|>" in the text becomes that token */
+};
+
+/* Tokenizes `len` bytes of `text`. Writes at most `n_max` ids and returns
+ * the number of ids the text needs (which may exceed n_max), or -1 on
+ * error. */
+int64_t llamac_tokenize(const llamac_model *model, const char *text, size_t len,
+                        llamac_token *out, int64_t n_max, int flags, llamac_error *err);
+
+/* The bytes one token stands for (possibly part of a UTF-8 character).
+ * Control tokens give "" unless `special` is set. Returns the byte count
+ * needed (may exceed size; nothing past size is written). */
+size_t llamac_token_to_piece(const llamac_model *model, llamac_token tok, bool special,
+                             char *buf, size_t size);
+/* The raw vocabulary text of a token ("▁the", "<0x0A>", "<|eot_id|>"). */
+const char *llamac_token_text(const llamac_model *model, llamac_token tok);
+
+int32_t llamac_n_vocab(const llamac_model *model);
+llamac_token llamac_token_bos(const llamac_model *model); /* -1 if none */
+llamac_token llamac_token_eos(const llamac_model *model); /* -1 if none */
+bool llamac_token_is_eog(const llamac_model *model, llamac_token tok);
+bool llamac_add_bos(const llamac_model *model);
+
+/* Streaming detokenizer: turns tokens into text and only ever hands out
+ * complete UTF-8 characters (a character split across byte tokens is held
+ * back until it is complete; an invalid sequence becomes U+FFFD). */
+typedef struct llamac_detokenizer llamac_detokenizer;
+llamac_detokenizer *llamac_detokenizer_create(const llamac_model *model);
+void llamac_detokenizer_free(llamac_detokenizer *d);
+/* Appends the text of `tok`; returns a NUL-terminated string of the bytes
+ * that became complete (valid until the next call), *len set to its size. */
+const char *llamac_detokenizer_push(llamac_detokenizer *d, llamac_token tok, size_t *len);
+/* Returns whatever is still held back (incomplete bytes become U+FFFD). */
+const char *llamac_detokenizer_flush(llamac_detokenizer *d, size_t *len);
+
+/* ---------------------------------------------------------------- context */
+
+enum llamac_kv_type {
+    LLAMAC_KV_F32 = 0, /* ggml type ids */
+    LLAMAC_KV_F16 = 1,
+    LLAMAC_KV_Q8_0 = 8,
+};
+
+typedef struct llamac_context_params {
+    uint32_t n_ctx;      /* 0: the model's training context, capped at 4096 */
+    int32_t n_batch;     /* most tokens evaluated in one forward call (prefill tile) */
+    int32_t n_threads;   /* 0: physical cores */
+    int kv_type;         /* enum llamac_kv_type */
+} llamac_context_params;
+
+llamac_context_params llamac_context_default_params(void);
+llamac_context *llamac_context_create(llamac_model *model, const llamac_context_params *params,
+                                      llamac_error *err);
+void llamac_context_free(llamac_context *ctx);
+
+uint32_t llamac_n_ctx(const llamac_context *ctx);
+/* Number of positions already in the KV cache. */
+uint32_t llamac_n_past(const llamac_context *ctx);
+/* Drops cached positions >= n_keep (0 clears the cache). */
+void llamac_kv_truncate(llamac_context *ctx, uint32_t n_keep);
+
+/* Runs the forward pass over `n` tokens placed after the cached ones
+ * (prefill when n > 1, decode when n == 1). Logits are kept for the last
+ * token, or for every token when `all_logits` is set. Fails cleanly when the
+ * tokens do not fit in the context or an id is out of range. */
+int llamac_decode(llamac_context *ctx, const llamac_token *tokens, int32_t n, bool all_logits,
+                  llamac_error *err);
+/* Logits (n_vocab floats) of the i-th token of the last decode call;
+ * i = -1 means the last one. NULL if that row was not computed. */
+const float *llamac_logits(const llamac_context *ctx, int32_t i);
+
+/* ---------------------------------------------------------------- sampler */
+
+typedef struct llamac_sampler_params {
+    float temperature;    /* <= 0: greedy (argmax) */
+    int32_t top_k;        /* <= 0: off */
+    float top_p;          /* >= 1: off */
+    float min_p;          /* <= 0: off */
+    float repeat_penalty; /* 1: off */
+    int32_t repeat_last_n;/* how many recent tokens the penalty looks at */
+    uint64_t seed;
+} llamac_sampler_params;
+
+llamac_sampler_params llamac_sampler_default_params(void);
+llamac_sampler *llamac_sampler_create(const llamac_sampler_params *params, int32_t n_vocab);
+void llamac_sampler_free(llamac_sampler *s);
+/* Picks the next token from `logits` (not modified). */
+llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits);
+/* Records a token (prompt or generated) for the repetition penalty. */
+void llamac_sampler_accept(llamac_sampler *s, llamac_token tok);
+void llamac_sampler_reset(llamac_sampler *s);
+
+/* ----------------------------------------------------------------- system */
+
+/* One line per fact: CPU features found, kernels chosen, threads. */
+size_t llamac_system_info(char *buf, size_t size);
+/* Physical cores (best effort), at least 1. */
+int llamac_physical_cores(void);
+/* Monotonic clock in microseconds. */
+int64_t llamac_time_us(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LLAMAC_H */

@@ -1,0 +1,32 @@
+/* The compute backend the forward pass calls: matrix products over any
+ * weight block type and a parallel-for, both running on the context's
+ * persistent thread pool with the kernels chosen for this CPU.
+ * Kernels take plain pointers and sizes, never model structs. */
+#ifndef LC_COMPUTE_H
+#define LC_COMPUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llamac.h"
+
+typedef struct lc_compute lc_compute;
+
+/* max_rows x max_k bounds the activations one lc_matmul call may get
+ * (scratch for their quantized copy is allocated once, here). */
+lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, llamac_error *err);
+void lc_compute_free(lc_compute *c);
+int lc_compute_n_threads(const lc_compute *c);
+
+/* y[m][n] = sum_k W[n][k] * x[m][k] for m < M, n < N.
+ * W: N rows of K elements of block type wtype, row r at W + r*row_size.
+ * x: M rows of K floats (contiguous). y: M rows of N floats (contiguous).
+ * Each x row is converted once to the weight type's activation type. */
+void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
+               const float *x, int64_t M, float *y);
+
+/* Runs fn over [0, n) split into contiguous ranges, one per thread. */
+typedef void (*lc_range_fn)(void *arg, int64_t begin, int64_t end, int thread);
+void lc_parallel_for(lc_compute *c, int64_t n, lc_range_fn fn, void *arg);
+
+#endif
