@@ -202,6 +202,63 @@ llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits);
 void llamac_sampler_accept(llamac_sampler *s, llamac_token tok);
 void llamac_sampler_reset(llamac_sampler *s);
 
+/* ------------------------------------------------------------------- chat */
+
+/* Chat templates, written out in C for the formats llamac knows (no Jinja
+ * engine). Names: "llama3" (Llama 3.0 Instruct), "llama3.1" (Llama 3.1 /
+ * 3.2 / 3.3 Instruct without tools: always a system block with the
+ * "Cutting Knowledge Date" / "Today Date: 26 Jul 2024" header), "llama2"
+ * (Llama 2 Chat and CodeLlama Instruct 7B/13B/34B: [INST], <<SYS>>).
+ *
+ * The rendered text is exactly what the model's Hugging Face template
+ * produces, including the BOS text ("<|begin_of_text|>" or "<s>") and, for
+ * llama2, "</s>" after each answer. So tokenize it with
+ * LLAMAC_TOKENIZE_PARSE_SPECIAL and WITHOUT LLAMAC_TOKENIZE_ADD_SPECIAL:
+ * adding another BOS would put two at the start. */
+typedef struct llamac_chat_message {
+    const char *role;    /* "system", "user", "assistant" ("ipython"/"tool" for llama3.1) */
+    const char *content; /* UTF-8, NUL-terminated */
+} llamac_chat_message;
+
+/* The template name that the model's `tokenizer.chat_template` metadata
+ * matches, recognized by distinctive substrings; NULL when the key is
+ * absent or the template is not one llamac knows. */
+const char *llamac_chat_template_detect(const llamac_model *model);
+/* The known names (static strings); *n receives the count. */
+const char *const *llamac_chat_template_names(size_t *n);
+/* Renders a conversation. Writes at most `size` bytes including the NUL
+ * and returns the length the whole text needs (like snprintf), or -1 for an
+ * unknown name (the message lists the known ones) or a conversation the
+ * template cannot express (llama2: roles must alternate user/assistant after
+ * an optional first system message). With add_generation_prompt the
+ * assistant header follows, ready for the reply; llama2 has none (its
+ * prompt already ends with "[/INST]"), so the flag changes nothing there. */
+int64_t llamac_chat_render(const char *name, const llamac_chat_message *msgs, size_t n,
+                           bool add_generation_prompt, char *buf, size_t size,
+                           llamac_error *err);
+
+/* Stop strings for streamed text: feed each piece as it is produced; the
+ * matcher finds a stop string even when it spans pieces, and hands back
+ * only text that is safe to print now, holding back a tail that could be
+ * the start of a stop string, so the stop text itself is never shown. */
+typedef struct llamac_stop llamac_stop;
+/* Copies the strings; empty ones are ignored (n may be 0). */
+llamac_stop *llamac_stop_create(const char *const *stops, size_t n, llamac_error *err);
+void llamac_stop_free(llamac_stop *s);
+/* Forgets held text and a previous match (start of a new reply). */
+void llamac_stop_reset(llamac_stop *s);
+/* Feeds `len` bytes. *out / *out_len receive the text safe to print (valid
+ * until the next call on `s`). Returns 1 when a stop string has appeared
+ * (*out is then the text before the first one to complete, and later feeds
+ * give nothing), 0 when not yet, -1 when out of memory. The result does not
+ * depend on how the text is cut into pieces. */
+int llamac_stop_feed(llamac_stop *s, const char *text, size_t len, const char **out,
+                     size_t *out_len, llamac_error *err);
+/* At the end of a reply that did not hit a stop string: the held-back tail,
+ * which turned out to be ordinary text. Returns it (valid until the next
+ * call), *len set to its size. */
+const char *llamac_stop_flush(llamac_stop *s, size_t *len);
+
 /* ----------------------------------------------------------------- system */
 
 /* One line per fact: CPU features found, kernels chosen, threads. */
@@ -210,6 +267,68 @@ size_t llamac_system_info(char *buf, size_t size);
 int llamac_physical_cores(void);
 /* Monotonic clock in microseconds. */
 int64_t llamac_time_us(void);
+
+/* ------------------------------------------------------------- conversion */
+
+/* Importers that write GGUF files: Hugging Face LlamaForCausalLM folders
+ * (config.json + *.safetensors + tokenizer files), llama2.c legacy .bin
+ * checkpoints, and requantization of F32/F16/BF16 GGUF files. Output goes
+ * to a temporary file beside `dst` that is synced and renamed only when
+ * complete; on any failure (or cancel) nothing is left at `dst`.
+ *
+ * Type policy (the requested type is a ggml id: 0 f32, 1 f16, 30 bf16,
+ * 8 q8_0, 2 q4_0, 3 q4_1, 6 q5_0, 7 q5_1): 1-D tensors, norms and biases stay
+ * F32; for the 4/5-bit types the logits matrix (output.weight, or the tied
+ * token_embd.weight) becomes Q6_K when its rows are a multiple of 256 long,
+ * else Q8_0, and an untied token_embd.weight becomes Q8_0; a row length that
+ * does not fit the block falls back (Q6_K -> Q8_0 -> F16). */
+typedef struct llamac_convert_progress {
+    int64_t tensors_done;
+    int64_t tensors_total;
+    uint64_t bytes_done;    /* tensor bytes written so far */
+    uint64_t bytes_total;   /* tensor bytes of the whole output */
+    double elapsed_s;
+    const char *tensor;     /* the tensor being written */
+} llamac_convert_progress;
+
+/* Called after every chunk written; return false to cancel the run. */
+typedef bool (*llamac_convert_progress_fn)(const llamac_convert_progress *p, void *user);
+/* One informational line (what was chosen, what was missing and how it was
+ * handled), no trailing newline. */
+typedef void (*llamac_convert_note_fn)(const char *line, void *user);
+
+typedef struct llamac_convert_params {
+    int type;                /* requested output type; default F16 */
+    int n_threads;           /* 0: every online CPU */
+    bool vocab_only;         /* write metadata + tokenizer, no tensors */
+    /* llama2.c checkpoints: tokenizer.model (SentencePiece) or tokenizer.bin */
+    const char *tokenizer;
+    /* Hugging Face folders without tokenizer files: take the vocabulary from
+     * this folder or tokenizer.model instead... */
+    const char *vocab_from;
+    /* ...or write no vocabulary at all (tokenizer.ggml.model "none"). */
+    bool no_vocab;
+    const char *name;        /* general.name; NULL: the source's folder/file name */
+    llamac_convert_progress_fn progress;
+    void *progress_user;
+    llamac_convert_note_fn note;
+    void *note_user;
+} llamac_convert_params;
+
+llamac_convert_params llamac_convert_default_params(void);
+/* Converts `src` (a Hugging Face folder, or a llama2.c .bin file which needs
+ * params->tokenizer) to the GGUF file `dst`. */
+int llamac_convert(const char *src, const char *dst, const llamac_convert_params *params,
+                   llamac_error *err);
+/* Rewrites a GGUF file with its weights in `type`, copying every metadata
+ * key (general.file_type updated). A source that already holds quantized
+ * weights is refused unless allow_requantize (quality loss compounds).
+ * params may be NULL; only n_threads, progress and note are used. */
+int llamac_quantize(const char *src, const char *dst, int type, bool allow_requantize,
+                    const llamac_convert_params *params, llamac_error *err);
+/* Parses a type name for the converter ("q4_0", "f16", ...); -1 if it is
+ * not one convert/quantize can write. */
+int llamac_convert_type_from_name(const char *name);
 
 #ifdef __cplusplus
 }

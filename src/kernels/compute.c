@@ -1,62 +1,226 @@
-/* Reference compute backend: single-threaded, scalar kernels from the type
- * table. The fast backend keeps this interface. */
+/* The matmul driver: quantizes activation rows once, then splits the output
+ * rows (N) into chunks that the pool's threads claim one at a time, and
+ * runs the ISA's tile kernel on each chunk:
+ *   decode  (M == 1): a matrix-vector product, weight rows streamed once;
+ *   prefill (M > 1):  for each chunk of weight rows, tiles of LC_TILE_M
+ *                     activation rows, so every decoded weight block serves
+ *                     several rows (and the chunk stays in L2 across tiles).
+ * Chunks are claimed dynamically because the machine may be shared: a
+ * thread that gets preempted simply claims fewer chunks. Which kernel
+ * computes an output never depends on the chunking, so results are the
+ * same for any thread count. */
 #include "kernels/compute.h"
 
+#include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
+#include "kernels/dispatch.h"
+#include "kernels/kernels.h"
 #include "quant/types.h"
 #include "runtime/err.h"
+#include "runtime/threadpool.h"
 
 struct lc_compute {
+    lc_threadpool *pool;
     int n_threads;
-    int64_t max_rows, max_k;
-    void *act;        /* quantized activations, max_rows rows */
-    size_t act_size;
+    lc_isa isa;
+    lc_kernel_table kernels;   /* the ISA's table, NULL quantizers filled from the type table */
+    void *act;                 /* quantized activation rows */
+    size_t act_cap;
 };
 
+/* --------------------------------------------------------------- create */
+
+static void select_kernels(lc_compute *c, lc_isa isa) {
+    c->isa = isa;
+    c->kernels = *lc_kernel_table_get(isa);
+    for (int t = 0; t < LC_TYPE_COUNT; t++) {
+        const lc_type_traits *tt = lc_type_traits_get(t);
+        if (!c->kernels.quantize_row[t] && tt) c->kernels.quantize_row[t] = tt->from_float;
+    }
+}
+
 lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, llamac_error *err) {
+    if (max_rows < 1) max_rows = 1;
+    if (max_k < 1) max_k = 1;
     lc_compute *c = calloc(1, sizeof *c);
-    if (!c) { lc_fail(err, "out of memory creating compute backend"); return NULL; }
+    if (!c) { lc_fail(err, "compute: out of memory"); return NULL; }
     c->n_threads = n_threads > 0 ? n_threads : 1;
-    c->max_rows = max_rows;
-    c->max_k = max_k;
-    /* widest activation row: f32 */
-    c->act_size = (size_t)max_rows * (size_t)max_k * sizeof(float) + 64;
-    c->act = malloc(c->act_size);
+    /* The widest activation format is 2 bytes per element (f16/bf16); f32
+     * activations are read in place. Slack covers a partial Q8_K block. */
+    c->act_cap = (size_t)max_rows * ((size_t)max_k * 2 + 512);
+    c->act = malloc(c->act_cap);
     if (!c->act) {
+        lc_fail(err, "compute: out of memory for %zu bytes of activation scratch", c->act_cap);
         free(c);
-        lc_fail(err, "out of memory: %zu bytes of activation scratch", (size_t)max_rows * (size_t)max_k * 4);
         return NULL;
     }
+    c->pool = lc_threadpool_create(c->n_threads, err);
+    if (!c->pool) { free(c->act); free(c); return NULL; }
+    select_kernels(c, lc_isa_default());
     return c;
 }
 
 void lc_compute_free(lc_compute *c) {
     if (!c) return;
+    lc_threadpool_free(c->pool);
     free(c->act);
     free(c);
 }
 
 int lc_compute_n_threads(const lc_compute *c) { return c->n_threads; }
 
+const char *lc_compute_isa(const lc_compute *c) { return lc_isa_name(c->isa); }
+
+int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err) {
+    int isa = lc_isa_from_name(isa_name);
+    if (isa < 0)
+        return lc_fail(err, "unknown instruction set '%s' (scalar, avx2, neon, neon-dotprod)",
+                       isa_name ? isa_name : "(null)");
+    char why[64];
+    if (!lc_isa_available((lc_isa)isa, why, sizeof why))
+        return lc_fail(err, "instruction set '%s' unavailable: %s", isa_name, why);
+    select_kernels(c, (lc_isa)isa);
+    return 0;
+}
+
+bool lc_matmul_supports(int wtype) {
+    const lc_type_traits *t = lc_type_traits_get(wtype);
+    if (!t || !t->vec_dot) return false;
+    const lc_type_traits *a = lc_type_traits_get(t->vec_dot_type);
+    return a && (t->vec_dot_type == LC_TYPE_F32 || a->from_float);
+}
+
+/* ------------------------------------------------------- parallel jobs */
+
+typedef struct quantize_job {
+    lc_quantize_row_fn quantize;
+    const float *x;
+    int64_t K, M;
+    uint8_t *dst;
+    size_t arow;
+} quantize_job;
+
+static void quantize_rows(void *arg, int ith, int nth) {
+    const quantize_job *j = arg;
+    int64_t m0 = j->M * ith / nth, m1 = j->M * (ith + 1) / nth;
+    for (int64_t m = m0; m < m1; m++) j->quantize(j->x + m * j->K, j->dst + (size_t)m * j->arow, j->K);
+}
+
+typedef struct matmul_job {
+    lc_tile_fn tile;            /* NULL: the reference tile for wtype */
+    int wtype;
+    const uint8_t *W;
+    size_t wrow;
+    int64_t N, K;
+    const uint8_t *A;
+    size_t arow;
+    int64_t M;
+    float *y;
+    int64_t chunk_rows, n_chunks;
+    atomic_int_fast64_t next_chunk;
+} matmul_job;
+
+static void run_tile(const matmul_job *j, int64_t n0, int64_t nr, int64_t m0, int mr) {
+    const uint8_t *w = j->W + (size_t)n0 * j->wrow;
+    const uint8_t *a = j->A + (size_t)m0 * j->arow;
+    float *y = j->y + m0 * j->N + n0;
+    if (j->tile) j->tile(j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
+    else lc_tile_reference(j->wtype, j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
+}
+
+static void matmul_chunks(void *arg, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    matmul_job *j = arg;
+    for (;;) {
+        int64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
+        if (c >= j->n_chunks) break;
+        int64_t n0 = c * j->chunk_rows;
+        int64_t nr = j->N - n0 < j->chunk_rows ? j->N - n0 : j->chunk_rows;
+        for (int64_t m0 = 0; m0 < j->M; m0 += LC_TILE_M) {
+            int mr = j->M - m0 < LC_TILE_M ? (int)(j->M - m0) : LC_TILE_M;
+            run_tile(j, n0, nr, m0, mr);
+        }
+    }
+}
+
+/* Rows per chunk: decode wants enough chunks per thread to even out a
+ * preempted thread; prefill wants a chunk of weights that stays in L2
+ * while all activation tiles pass over it. Multiples of 4 keep the
+ * kernels' row groups whole. */
+static int64_t chunk_rows_for(int64_t N, int64_t M, int n_threads) {
+    int64_t target = M == 1 ? N / ((int64_t)n_threads * 8) : 32;
+    if (target < 16) target = 16;
+    if (target > 512) target = 512;
+    return (target + 3) / 4 * 4;
+}
+
+/* --------------------------------------------------------------- matmul */
+
+static void fill_nan(float *y, int64_t n) {
+    for (int64_t i = 0; i < n; i++) y[i] = NAN;
+}
+
 void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                const float *x, int64_t M, float *y) {
+    if (N <= 0 || M <= 0) return;
+    if (!lc_matmul_supports(wtype)) { fill_nan(y, M * N); return; }
     const lc_type_traits *wt = lc_type_traits_get(wtype);
     const int at = wt->vec_dot_type;
-    const lc_type_traits *att = lc_type_traits_get(at);
-    const size_t wrow = lc_row_size(wtype, K);
     const size_t arow = lc_row_size(at, K);
-    const uint8_t *act = (const uint8_t *)x;
-    if (at != LC_TYPE_F32) {
-        for (int64_t m = 0; m < M; m++) att->from_float(x + m * K, (uint8_t *)c->act + m * arow, K);
-        act = c->act;
+    /* f32 activations are used in place; others go through the scratch,
+     * as many rows per pass as it holds. */
+    int64_t rows_per_pass = at == LC_TYPE_F32 ? M : (int64_t)(c->act_cap / arow);
+    if (rows_per_pass < 1) { fill_nan(y, M * N); return; }
+
+    matmul_job job = {
+        .tile = c->kernels.tile[wtype],
+        .wtype = wtype,
+        .W = W,
+        .wrow = lc_row_size(wtype, K),
+        .N = N,
+        .K = K,
+        .arow = arow,
+    };
+    for (int64_t m0 = 0; m0 < M; m0 += rows_per_pass) {
+        int64_t mp = M - m0 < rows_per_pass ? M - m0 : rows_per_pass;
+        if (at == LC_TYPE_F32) {
+            job.A = (const uint8_t *)(x + m0 * K);
+        } else {
+            quantize_job q = {c->kernels.quantize_row[at], x + m0 * K, K, mp, c->act, arow};
+            /* One decode row is quantized faster than a dispatch takes. */
+            if (mp == 1) quantize_rows(&q, 0, 1);
+            else lc_threadpool_run(c->pool, quantize_rows, &q);
+            job.A = c->act;
+        }
+        job.M = mp;
+        job.y = y + m0 * N;
+        job.chunk_rows = chunk_rows_for(N, mp, c->n_threads);
+        job.n_chunks = (N + job.chunk_rows - 1) / job.chunk_rows;
+        atomic_init(&job.next_chunk, 0);
+        lc_threadpool_run(c->pool, matmul_chunks, &job);
     }
-    for (int64_t m = 0; m < M; m++)
-        for (int64_t n = 0; n < N; n++)
-            wt->vec_dot(K, &y[m * N + n], (const uint8_t *)W + n * wrow, act + m * arow);
+}
+
+/* --------------------------------------------------------- parallel for */
+
+typedef struct range_job {
+    lc_range_fn fn;
+    void *arg;
+    int64_t n;
+} range_job;
+
+static void run_range(void *arg, int ith, int nth) {
+    const range_job *r = arg;
+    int64_t begin = r->n * ith / nth, end = r->n * (ith + 1) / nth;
+    if (begin < end) r->fn(r->arg, begin, end, ith);
 }
 
 void lc_parallel_for(lc_compute *c, int64_t n, lc_range_fn fn, void *arg) {
-    (void)c;
-    fn(arg, 0, n, 0);
+    if (n <= 0) return;
+    range_job r = {fn, arg, n};
+    if (n == 1) run_range(&r, 0, 1);
+    else lc_threadpool_run(c->pool, run_range, &r);
 }

@@ -5,6 +5,7 @@
 #ifndef LC_COMPUTE_H
 #define LC_COMPUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,18 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
 /* Runs fn over [0, n) split into contiguous ranges, one per thread. */
 typedef void (*lc_range_fn)(void *arg, int64_t begin, int64_t end, int thread);
 void lc_parallel_for(lc_compute *c, int64_t n, lc_range_fn fn, void *arg);
+
+/* ---- additions for the fast backend (kernels/dispatch.h has the ISA list) */
+
+/* Whether lc_matmul can take weights of this type (a reference dot product
+ * and an activation quantizer exist). lc_matmul writes NaN for others. */
+bool lc_matmul_supports(int wtype);
+
+/* The instruction set the kernels use: chosen at creation from the CPU,
+ * lowered by the environment variable LLAMAC_ISA=scalar|avx2|neon|neon-dotprod.
+ * lc_compute_set_isa picks another one (a CLI flag, tests); it fails with a
+ * message if the name is unknown or this CPU/build cannot run it. */
+const char *lc_compute_isa(const lc_compute *c);
+int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err);
 
 #endif

@@ -1,13 +1,64 @@
-/* Internal view of a loaded model shared by the modules that implement the
- * public API (tokenizer API, forward pass). */
+/* Internal view of a loaded model: hyperparameters from the GGUF metadata and
+ * weight views into the mapped file (never copied). Shared by the loader, the
+ * forward pass and the modules implementing the public API. */
 #ifndef LC_MODEL_H
 #define LC_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "llamac.h"
 
 struct lc_vocab;
+struct gguf_file;
+
+typedef struct lc_hparams {
+    int32_t n_vocab;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim;
+    int32_t n_ff;
+    int32_t n_ctx_train;
+    float rms_eps;
+    float rope_theta;
+    float rope_freq_scale; /* 1/factor for linear scaling, else 1 */
+} lc_hparams;
+
+/* A 2-D weight: ne1 rows of ne0 elements of block type `type`. */
+typedef struct lc_weight {
+    const void *data;
+    int type;
+    int64_t ne0, ne1;
+    size_t row_size;
+} lc_weight;
+
+typedef struct lc_layer {
+    const float *attn_norm; /* [n_embd] */
+    lc_weight wq, wk, wv, wo;
+    const float *ffn_norm;  /* [n_embd] */
+    lc_weight w_gate, w_up, w_down;
+} lc_layer;
+
+struct llamac_model {
+    struct gguf_file *gguf;
+    struct lc_vocab *vocab;
+    lc_hparams hp;
+    lc_weight tok_embd;
+    const float *output_norm;
+    lc_weight output;          /* == tok_embd when tied */
+    const float *rope_freqs;   /* [head_dim/2] frequency divisors, or NULL */
+    lc_layer *layers;
+    char *name;
+    const char *file_type;
+    uint64_t n_params;
+    uint64_t weight_bytes;
+};
 
 /* The tokenizer of a loaded model (never NULL for a loaded model). */
 const struct lc_vocab *lc_model_vocab(const llamac_model *model);
+/* The parsed GGUF file a model was loaded from (metadata access). */
+const struct gguf_file *lc_model_gguf(const llamac_model *model);
 
 #endif

@@ -104,7 +104,8 @@ static inline float lc_f16_to_f32(lc_f16 h) {
     uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f;
     uint32_t man = h & 0x3ff;
-    if (exp == 0x1f) return lc_f32_from_bits(sign | 0x7f800000u | (man << 13));
+    /* inf, or NaN made quiet as F16C's vcvtph2ps and ggml do */
+    if (exp == 0x1f) return lc_f32_from_bits(sign | 0x7f800000u | (man << 13) | (man ? 0x400000u : 0));
     if (exp == 0) {
         if (man == 0) return lc_f32_from_bits(sign);
         /* subnormal: value = man * 2^-24 */

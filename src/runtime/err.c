@@ -23,7 +23,14 @@ int lc_fail_prefix(llamac_error *err, const char *fmt, ...) {
         vsnprintf(prefix, sizeof prefix, fmt, ap);
         va_end(ap);
         memcpy(old, err->msg, sizeof old);
-        snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+        /* compose by hand: the message is cut at the buffer size by design */
+        size_t n = strnlen(prefix, sizeof prefix - 3);
+        memcpy(err->msg, prefix, n);
+        memcpy(err->msg + n, ": ", 2);
+        size_t room = sizeof err->msg - n - 3;
+        size_t m = strnlen(old, room);
+        memcpy(err->msg + n + 2, old, m);
+        err->msg[n + 2 + m] = 0;
     }
     return -1;
 }

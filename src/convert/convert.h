@@ -1,0 +1,93 @@
+/* The conversion pipeline shared by every importer (Hugging Face folders,
+ * llama2.c checkpoints, GGUF requantization):
+ *
+ *   source rows (mmap) -> per-tensor type policy -> row conversion on worker
+ *   threads -> GGUF writer (temp file, fsync, rename)
+ *
+ * An importer fills a job: metadata straight into job->w, and one
+ * lc_conv_tensor per output tensor pointing at its source rows. The job
+ * then streams tensor after tensor in chunks of rows, so memory holds two
+ * chunk buffers, never a whole model; consumed source pages are dropped
+ * (madvise/fadvise) so the mapping does not accumulate in RSS. */
+#ifndef LC_CONVERT_H
+#define LC_CONVERT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "format/gguf.h"
+#include "llamac.h"
+
+typedef struct lc_conv_tensor {
+    char name[GGUF_MAX_NAME];
+    uint32_t n_dims;
+    int64_t ne[GGUF_MAX_DIMS];  /* ggml order; unused dims are 1 */
+    int src_type;               /* ggml type of the source rows */
+    const uint8_t *src;         /* ne[1]*ne[2]*ne[3] contiguous rows of ne[0] */
+    float *generated;           /* owned F32 data instead of src (rope_freqs) */
+    int src_fd;                 /* source file for posix_fadvise, -1: none */
+    uint64_t src_file_offset;   /* offset of src in that file */
+    int32_t unpermute_heads;    /* > 0: rows are in HF q/k order, this many heads */
+    int dst_type;               /* -1: chosen by the policy when the job runs */
+} lc_conv_tensor;
+
+typedef struct lc_conv_job {
+    gguf_writer *w;
+    lc_conv_tensor *tensors;
+    size_t n_tensors, cap_tensors;
+    int out_type;               /* the requested type (ggml id) */
+    bool vocab_only;            /* metadata and tokenizer only */
+    int n_threads;
+    llamac_convert_progress_fn progress;
+    void *progress_user;
+    llamac_convert_note_fn note;
+    void *note_user;
+} lc_conv_job;
+
+/* Prepares a job for the requested output type (F32, F16, BF16, Q8_0,
+ * Q4_0, Q4_1, Q5_0, Q5_1) with the caller's threads/progress/notes. */
+int lc_conv_job_init(lc_conv_job *job, int out_type, const llamac_convert_params *p,
+                     llamac_error *err);
+void lc_conv_job_free(lc_conv_job *job);
+
+/* Returns a zeroed tensor entry (src_fd -1, dst_type -1) appended to the
+ * job, or NULL when out of memory. */
+lc_conv_tensor *lc_conv_job_add(lc_conv_job *job, llamac_error *err);
+
+/* Adds general.architecture, general.type, general.name, general.file_type
+ * and general.quantization_version (the keys every output starts with). */
+int lc_conv_add_general(lc_conv_job *job, const char *name);
+
+/* Decides each tensor's type, declares the tensors, then writes the file. */
+int lc_conv_job_write(lc_conv_job *job, const char *dst, llamac_error *err);
+
+/* Passes an informational line to the caller's note callback, if any. */
+void lc_conv_note(const lc_conv_job *job, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The general.file_type (llama_ftype) of an output type, -1 if none. */
+int lc_conv_file_type(int type);
+/* True for the types `convert --type` and `quantize` accept. */
+bool lc_conv_type_supported(int type);
+
+/* The type policy: what a tensor becomes in a file whose requested type is
+ * out_type. is_lm_head marks the tensor the logits are computed from
+ * (output.weight, or token_embd.weight when embeddings are tied). When the
+ * row length does not fit the chosen block, *fallback_from receives the type
+ * that was wanted (else -1). */
+int lc_conv_pick_type(const char *name, uint32_t n_dims, const int64_t *ne, int out_type,
+                      bool is_lm_head, int *fallback_from);
+
+/* Name of the last path component without a trailing ".ext" and slashes:
+ * "/x/Llama-3.1-8B/" -> "Llama-3.1-8B", "a/stories260K.bin" -> "stories260K".
+ * Writes at most size bytes including the NUL. */
+void lc_conv_base_name(const char *path, bool strip_ext, char *out, size_t size);
+
+/* Importers, each filling and writing a job. */
+int lc_convert_hf(const char *dir, const char *dst, const llamac_convert_params *p,
+                  llamac_error *err);
+int lc_convert_llama2c(const char *bin, const char *dst, const llamac_convert_params *p,
+                       llamac_error *err);
+int lc_quantize_gguf(const char *src, const char *dst, int type, bool allow_requantize,
+                     const llamac_convert_params *p, llamac_error *err);
+
+#endif

@@ -1,0 +1,9 @@
+/* sentencepiece tokenizer.model (a proto2 ModelProto, formats.md §6.3)
+ * to lc_tokenizer_data. The entry point, lc_tokenizer_data_from_spm_model,
+ * is declared in tokenizer/tokenizer_data.h. */
+#ifndef LC_SPM_MODEL_H
+#define LC_SPM_MODEL_H
+
+#include "tokenizer/tokenizer_data.h"
+
+#endif

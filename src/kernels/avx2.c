@@ -1,0 +1,467 @@
+/* AVX2 + FMA + F16C kernels (compiled with -mavx2 -mfma -mf16c; chosen at
+ * run time only on CPUs that have them).
+ *
+ * Activation quantizers give the same bytes as the reference ones in
+ * quant/ (Q8_0: roundf of x*(1/d), ties away from zero; Q8_K: ties to even;
+ * f16/bf16: nearest even), so every ISA sees the same activations and only
+ * the float summation order differs from the scalar path.
+ *
+ * Dot products: integer products of one block are exact (maddubs pairs
+ * unsigned by signed bytes into int16, madd widens to int32); each block's
+ * int32 lanes are scaled and accumulated in float with FMA. One kernel body
+ * per type computes an MR x NR tile (MR activation rows, NR weight rows),
+ * MR and NR being compile-time constants at every call: a weight block is
+ * decoded once per tile and used for MR rows, an activation block loaded
+ * once and used for NR rows. Each output has its own accumulator and sees
+ * the same operations in every tile shape, so the result of an output does
+ * not depend on the shape (and so not on threads or M). */
+#include <immintrin.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+
+#define LC_INLINE static inline __attribute__((always_inline))
+
+/* Tile shapes: decode (MR = 1) takes DEC_NR weight rows at a time, which
+ * gives the memory system several independent streams; prefill takes
+ * PRE_NR rows for MR = 2..4 activation rows. Chosen by bench/kernel_bench.c. */
+enum { DEC_NR_LEGACY = 4, PRE_NR_LEGACY = 2, DEC_NR_K = 2, PRE_NR_K = 1, DEC_NR_F = 4, PRE_NR_F = 2 };
+
+/* --------------------------------------------------------------- helpers */
+
+LC_INLINE float hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+LC_INLINE float hmax_ps(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+LC_INLINE int hsum_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_unpackhi_epi64(s, s));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+LC_INLINE __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
+
+LC_INLINE float f16_to_f32(lc_f16 h) { return _cvtsh_ss(h); }
+
+/* 4 x 8 int32 (each within int8 range) -> 32 int8 in element order. */
+LC_INLINE __m256i pack_i32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
+    __m256i ab = _mm256_packs_epi32(a, b);     /* a0-3 b0-3 | a4-7 b4-7 */
+    __m256i cd = _mm256_packs_epi32(c, d);
+    __m256i abcd = _mm256_packs_epi16(ab, cd); /* dwords: a0 b0 c0 d0 | a1 b1 c1 d1 */
+    return _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* roundf: to nearest, ties away from zero (the Q8_0 reference rounding). */
+LC_INLINE __m256 round_half_away(__m256 v) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = _mm256_andnot_ps(sign, _mm256_sub_ps(v, t)); /* exact */
+    __m256 step = _mm256_or_ps(_mm256_and_ps(v, sign), _mm256_set1_ps(1.0f));
+    __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(up, step));
+}
+
+/* ------------------------------------------------------------ quantizers */
+
+static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
+    block_q8_0 *y = dst;
+    for (int64_t b = 0; b < k / QK8_0; b++, x += QK8_0) {
+        __m256 v[4];
+        __m256 amax = _mm256_setzero_ps();
+        for (int i = 0; i < 4; i++) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            amax = _mm256_max_ps(amax, abs_ps(v[i]));
+        }
+        const float d = hmax_ps(amax) / 127;
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        y[b].d = lc_f32_to_f16(d);
+        __m256i q[4];
+        for (int i = 0; i < 4; i++)
+            q[i] = _mm256_cvtps_epi32(round_half_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
+        _mm256_storeu_si256((__m256i *)y[b].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+    }
+}
+
+/* Index of the first element of x[0..255] whose magnitude equals amax: the
+ * reference keeps the first of equal maxima (strict > while scanning). */
+static int first_abs_equal(const float *x, float amax) {
+    const __m256 target = _mm256_set1_ps(amax);
+    for (int i = 0; i < QK_K; i += 8) {
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(abs_ps(_mm256_loadu_ps(x + i)), target, _CMP_EQ_OQ));
+        if (mask) return i + __builtin_ctz((unsigned)mask);
+    }
+    return 0;
+}
+
+static void quantize_row_q8_K(const float *x, void *dst, int64_t k) {
+    block_q8_K *y = dst;
+    for (int64_t b = 0; b < k / QK_K; b++, x += QK_K) {
+        __m256 vmax = _mm256_setzero_ps();
+        for (int i = 0; i < QK_K; i += 8) vmax = _mm256_max_ps(vmax, abs_ps(_mm256_loadu_ps(x + i)));
+        const float amax = hmax_ps(vmax);
+        if (amax == 0) { memset(&y[b], 0, sizeof y[b]); continue; }
+        const float iscale = -127.f / x[first_abs_equal(x, amax)];
+        const __m256 is = _mm256_set1_ps(iscale);
+        const __m256i q_max = _mm256_set1_epi32(127);
+        for (int i = 0; i < QK_K; i += 32) {
+            __m256i q[4];
+            for (int j = 0; j < 4; j++) {
+                __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), is),
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                q[j] = _mm256_min_epi32(_mm256_cvtps_epi32(r), q_max);
+            }
+            y[b].bsums[i / 16] = (int16_t)hsum_epi32(_mm256_add_epi32(q[0], q[1]));
+            y[b].bsums[i / 16 + 1] = (int16_t)hsum_epi32(_mm256_add_epi32(q[2], q[3]));
+            _mm256_storeu_si256((__m256i *)(y[b].qs + i), pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+        }
+        y[b].d = 1 / iscale;
+    }
+}
+
+static void quantize_row_f16(const float *x, void *dst, int64_t k) {
+    lc_f16 *y = dst;
+    int64_t i = 0;
+    for (; i + 8 <= k; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i), _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < k; i++) y[i] = lc_f32_to_f16(x[i]);
+}
+
+/* bf16 = top half of the f32, rounded to nearest even; NaN kept quiet. */
+LC_INLINE __m256i f32_to_bf16_bits(__m256 v) {
+    __m256i u = _mm256_castps_si256(v);
+    __m256i is_nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)),
+                                        _mm256_set1_epi32(0x7f800000));
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), odd), 16);
+    __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(0x40));
+    return _mm256_blendv_epi8(rounded, quiet, is_nan);
+}
+
+static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
+    lc_bf16 *y = dst;
+    int64_t i = 0;
+    for (; i + 16 <= k; i += 16) {
+        __m256i lo = f32_to_bf16_bits(_mm256_loadu_ps(x + i));
+        __m256i hi = f32_to_bf16_bits(_mm256_loadu_ps(x + i + 8));
+        __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xd8);
+        _mm256_storeu_si256((__m256i *)(y + i), packed);
+    }
+    for (; i < k; i++) y[i] = lc_f32_to_bf16(x[i]);
+}
+
+/* ------------------------------------------ Q4_0 / Q8_0 x Q8_0 (32 per block) */
+
+/* Signed weights of block b: Q4_0 nibbles minus 8, or Q8_0 bytes.
+ * Q4_0 byte j holds element j (low nibble) and j+16 (high nibble). */
+LC_INLINE __m256i legacy_weights(const uint8_t *row, int64_t b, const int wtype, float *d) {
+    if (wtype == LC_TYPE_Q4_0) {
+        const block_q4_0 *blk = (const block_q4_0 *)row + b;
+        *d = f16_to_f32(blk->d);
+        __m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
+        __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+        return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+    }
+    const block_q8_0 *blk = (const block_q8_0 *)row + b;
+    *d = f16_to_f32(blk->d);
+    return _mm256_loadu_si256((const __m256i *)blk->qs);
+}
+
+/* Eight int32 partial sums of w.a over 32 bytes; wabs = |w|. maddubs wants
+ * an unsigned operand, so the sign of w moves onto a. */
+LC_INLINE __m256i dot_i8(__m256i wabs, __m256i w, __m256i a) {
+    __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(a, w));
+    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+}
+
+LC_INLINE void legacy_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                             float *y, int64_t ldy, const int wtype, const int MR, const int NR) {
+    __m256 acc[LC_TILE_M][4];
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i w[4], wabs[4];
+        float dw[4];
+        for (int n = 0; n < NR; n++) {
+            w[n] = legacy_weights(W + (size_t)n * ws, b, wtype, &dw[n]);
+            wabs[n] = _mm256_sign_epi8(w[n], w[n]);
+        }
+        for (int m = 0; m < MR; m++) {
+            const block_q8_0 *ab = (const block_q8_0 *)(A + (size_t)m * as) + b;
+            const __m256i a = _mm256_loadu_si256((const __m256i *)ab->qs);
+            const float da = f16_to_f32(ab->d);
+            for (int n = 0; n < NR; n++) {
+                __m256 s = _mm256_cvtepi32_ps(dot_i8(wabs[n], w[n], a));
+                acc[m][n] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw[n] * da), acc[m][n]);
+            }
+        }
+    }
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
+}
+
+/* ------------------------------------------------------ Q4_K x Q8_K */
+
+/* int16 lane j of a 128-bit lane broadcast to all 8 lanes (pshufb mask). */
+LC_INLINE __m256i bcast16_mask(int j) {
+    return _mm256_set1_epi16((short)((2 * j) | ((2 * j + 1) << 8)));
+}
+
+/* The 6-bit scales and mins of a Q4_K block, as 8 bytes each. Bytes 0..3
+ * hold sc[0..3] and the top bits of sc[4..7]; 4..7 the same for m; 8..11
+ * the low nibbles of sc[4..7] (low) and m[4..7] (high). */
+LC_INLINE void q4_K_scales(const uint8_t s[12], uint8_t sc[8], uint8_t mn[8]) {
+    uint32_t a0, a1, a2;
+    memcpy(&a0, s, 4);
+    memcpy(&a1, s + 4, 4);
+    memcpy(&a2, s + 8, 4);
+    uint32_t sc_lo = a0 & 0x3f3f3f3f, m_lo = a1 & 0x3f3f3f3f;
+    uint32_t sc_hi = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
+    uint32_t m_hi = ((a2 >> 4) & 0x0f0f0f0f) | (((a1 >> 6) & 0x03030303) << 4);
+    memcpy(sc, &sc_lo, 4);
+    memcpy(sc + 4, &sc_hi, 4);
+    memcpy(mn, &m_lo, 4);
+    memcpy(mn + 4, &m_hi, 4);
+}
+
+LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                           float *y, int64_t ldy, const int MR, const int NR) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[LC_TILE_M][4];
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q4_K *wb[4];
+        __m256i scales[4], mins[4];
+        for (int n = 0; n < NR; n++) {
+            wb[n] = (const block_q4_K *)(W + (size_t)n * ws) + b;
+            uint8_t sc[8], mn[8];
+            q4_K_scales(wb[n]->scales, sc, mn);
+            __m128i sc16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc));
+            __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
+            scales[n] = _mm256_broadcastsi128_si256(sc16);
+            /* m[i] twice, to pair with bsums[2i] and bsums[2i+1] */
+            mins[n] = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
+        }
+        __m256i isum[LC_TILE_M][4];
+        for (int m = 0; m < MR; m++)
+            for (int n = 0; n < NR; n++) isum[m][n] = _mm256_setzero_si256();
+        /* 32 bytes of qs: low nibbles are sub-block 2c, high ones 2c+1 */
+        for (int c = 0; c < 4; c++) {
+            __m256i lo[4], hi[4], s_lo[4], s_hi[4];
+            for (int n = 0; n < NR; n++) {
+                __m256i q = _mm256_loadu_si256((const __m256i *)(wb[n]->qs + 32 * c));
+                lo[n] = _mm256_and_si256(q, low4);
+                hi[n] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low4);
+                s_lo[n] = _mm256_shuffle_epi8(scales[n], bcast16_mask(2 * c));
+                s_hi[n] = _mm256_shuffle_epi8(scales[n], bcast16_mask(2 * c + 1));
+            }
+            for (int m = 0; m < MR; m++) {
+                const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
+                __m256i a_lo = _mm256_loadu_si256((const __m256i *)(ab->qs + 64 * c));
+                __m256i a_hi = _mm256_loadu_si256((const __m256i *)(ab->qs + 64 * c + 32));
+                for (int n = 0; n < NR; n++) {
+                    __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[n], a_lo), s_lo[n]);
+                    __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[n], a_hi), s_hi[n]);
+                    isum[m][n] = _mm256_add_epi32(isum[m][n], _mm256_add_epi32(p_lo, p_hi));
+                }
+            }
+        }
+        for (int m = 0; m < MR; m++) {
+            const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
+            __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+            for (int n = 0; n < NR; n++) {
+                __m256 s = _mm256_cvtepi32_ps(isum[m][n]);
+                __m256 ms = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins[n]));
+                acc[m][n] = _mm256_fmadd_ps(s, _mm256_set1_ps(f16_to_f32(wb[n]->d) * ab->d), acc[m][n]);
+                acc[m][n] = _mm256_fnmadd_ps(ms, _mm256_set1_ps(f16_to_f32(wb[n]->dmin) * ab->d), acc[m][n]);
+            }
+        }
+    }
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
+}
+
+/* ------------------------------------------------------ Q6_K x Q8_K */
+
+/* Scales of groups g and g+1 (8 lanes each) as int16, from 16 int8 scales. */
+LC_INLINE __m256i q6_K_pair_scales(__m128i sc8, int g) {
+    __m128i idx = _mm_set_epi64x(0x0101010101010101LL * (g + 1), 0x0101010101010101LL * g);
+    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, idx));
+}
+
+LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                           float *y, int64_t ldy, const int MR, const int NR) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+    __m256 acc[LC_TILE_M][4];
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const block_q6_K *wb[4];
+        __m128i sc8[4];
+        for (int n = 0; n < NR; n++) {
+            wb[n] = (const block_q6_K *)(W + (size_t)n * ws) + b;
+            sc8[n] = _mm_loadu_si128((const __m128i *)wb[n]->scales);
+        }
+        __m256i isum[LC_TILE_M][4];
+        for (int m = 0; m < MR; m++)
+            for (int n = 0; n < NR; n++) isum[m][n] = _mm256_setzero_si256();
+        /* Half h holds elements 128h..128h+127: chunk j (32 elements) takes
+         * its low 4 bits from ql and its high 2 bits from bit pair j of qh. */
+        for (int h = 0; h < 2; h++) {
+            for (int j = 0; j < 4; j++) {
+                __m256i q[4], s[4];
+                for (int n = 0; n < NR; n++) {
+                    const uint8_t *ql = wb[n]->ql + 64 * h, *qh = wb[n]->qh + 32 * h;
+                    __m256i L = _mm256_loadu_si256((const __m256i *)(ql + 32 * (j & 1)));
+                    __m256i H = _mm256_loadu_si256((const __m256i *)qh);
+                    __m256i lo = j < 2 ? _mm256_and_si256(L, low4) : _mm256_and_si256(_mm256_srli_epi16(L, 4), low4);
+                    __m256i hi = j == 0 ? _mm256_slli_epi16(H, 4)
+                               : j == 1 ? _mm256_slli_epi16(H, 2)
+                               : j == 2 ? H
+                                        : _mm256_srli_epi16(H, 2);
+                    q[n] = _mm256_or_si256(lo, _mm256_and_si256(hi, bits45));
+                    s[n] = q6_K_pair_scales(sc8[n], 8 * h + 2 * j);
+                }
+                for (int m = 0; m < MR; m++) {
+                    const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
+                    __m256i a = _mm256_loadu_si256((const __m256i *)(ab->qs + 128 * h + 32 * j));
+                    for (int n = 0; n < NR; n++)
+                        isum[m][n] = _mm256_add_epi32(isum[m][n],
+                                                      _mm256_madd_epi16(_mm256_maddubs_epi16(q[n], a), s[n]));
+                }
+            }
+        }
+        /* q is stored +32: subtract 32 * sum_g scale_g * bsum_g */
+        for (int m = 0; m < MR; m++) {
+            const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
+            __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+            for (int n = 0; n < NR; n++) {
+                __m256i corr = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(sc8[n]));
+                __m256i total = _mm256_sub_epi32(isum[m][n], _mm256_slli_epi32(corr, 5));
+                acc[m][n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
+                                            _mm256_set1_ps(f16_to_f32(wb[n]->d) * ab->d), acc[m][n]);
+            }
+        }
+    }
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
+}
+
+/* ------------------------------------------------ F32 / F16 / BF16 */
+
+LC_INLINE __m256 load8_float(const uint8_t *row, int64_t k, const int type) {
+    if (type == LC_TYPE_F32) return _mm256_loadu_ps((const float *)row + k);
+    if (type == LC_TYPE_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const lc_f16 *)row + k)));
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)((const lc_bf16 *)row + k)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+LC_INLINE float load1_float(const uint8_t *row, int64_t k, const int type) {
+    if (type == LC_TYPE_F32) return ((const float *)row)[k];
+    if (type == LC_TYPE_F16) return f16_to_f32(((const lc_f16 *)row)[k]);
+    return lc_bf16_to_f32(((const lc_bf16 *)row)[k]);
+}
+
+/* Weights and activations have the same type (f32, f16 or bf16). K need
+ * not be a multiple of 8: the tail is summed separately in float. */
+LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                            float *y, int64_t ldy, const int type, const int MR, const int NR) {
+    __m256 acc[LC_TILE_M][4];
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+        __m256 w[4];
+        for (int n = 0; n < NR; n++) w[n] = load8_float(W + (size_t)n * ws, k, type);
+        for (int m = 0; m < MR; m++) {
+            __m256 a = load8_float(A + (size_t)m * as, k, type);
+            for (int n = 0; n < NR; n++) acc[m][n] = _mm256_fmadd_ps(w[n], a, acc[m][n]);
+        }
+    }
+    for (int m = 0; m < MR; m++)
+        for (int n = 0; n < NR; n++) {
+            float tail = 0.0f;
+            for (int64_t t = k; t < K; t++)
+                tail += load1_float(W + (size_t)n * ws, t, type) * load1_float(A + (size_t)m * as, t, type);
+            y[m * ldy + n] = hsum_ps(acc[m][n]) + tail;
+        }
+}
+
+/* ------------------------------------------------------------ tile shapes */
+
+enum kernel_kind { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q6_K, KIND_F32, KIND_F16, KIND_BF16 };
+
+LC_INLINE void run_kernel(const int kind, int64_t K, const uint8_t *W, size_t ws, const uint8_t *A,
+                          size_t as, float *y, int64_t ldy, const int MR, const int NR) {
+    switch (kind) {
+    case KIND_Q4_0: legacy_kernel(K / QK4_0, W, ws, A, as, y, ldy, LC_TYPE_Q4_0, MR, NR); break;
+    case KIND_Q8_0: legacy_kernel(K / QK8_0, W, ws, A, as, y, ldy, LC_TYPE_Q8_0, MR, NR); break;
+    case KIND_Q4_K: q4_K_kernel(K / QK_K, W, ws, A, as, y, ldy, MR, NR); break;
+    case KIND_Q6_K: q6_K_kernel(K / QK_K, W, ws, A, as, y, ldy, MR, NR); break;
+    case KIND_F32: float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_F32, MR, NR); break;
+    case KIND_F16: float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_F16, MR, NR); break;
+    default: float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_BF16, MR, NR); break;
+    }
+}
+
+/* Covers nr weight rows with MR x NR tiles, then one row at a time. */
+LC_INLINE void rows_in_groups(const int kind, int64_t K, const uint8_t *W, size_t ws, int64_t nr,
+                              const uint8_t *A, size_t as, float *y, int64_t ldy, const int MR,
+                              const int NR) {
+    int64_t n = 0;
+    for (; n + NR <= nr; n += NR) run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, NR);
+    for (; n < nr; n++) run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 1);
+}
+
+LC_INLINE void tile_shapes(const int kind, int64_t K, const void *W, size_t ws, int64_t nr, const void *A,
+                           size_t as, int mr, float *y, int64_t ldy, const int DEC_NR, const int PRE_NR) {
+    switch (mr) {
+    case 1: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 1, DEC_NR); break;
+    case 2: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 2, PRE_NR); break;
+    case 3: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 3, PRE_NR); break;
+    default: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 4, PRE_NR); break;
+    }
+}
+
+#define TILE_FN(fname, kind, dec_nr, pre_nr)                                                       \
+    static void fname(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, \
+                      int mr, float *y, int64_t ldy) {                                             \
+        tile_shapes(kind, K, W, ws, nr, A, as, mr, y, ldy, dec_nr, pre_nr);                        \
+    }
+TILE_FN(tile_q4_0, KIND_Q4_0, DEC_NR_LEGACY, PRE_NR_LEGACY)
+TILE_FN(tile_q8_0, KIND_Q8_0, DEC_NR_LEGACY, PRE_NR_LEGACY)
+TILE_FN(tile_q4_K, KIND_Q4_K, DEC_NR_K, PRE_NR_K)
+TILE_FN(tile_q6_K, KIND_Q6_K, DEC_NR_K, PRE_NR_K)
+TILE_FN(tile_f32, KIND_F32, DEC_NR_F, PRE_NR_F)
+TILE_FN(tile_f16, KIND_F16, DEC_NR_F, PRE_NR_F)
+TILE_FN(tile_bf16, KIND_BF16, DEC_NR_F, PRE_NR_F)
+
+const lc_kernel_table lc_kernels_avx2 = {
+    .name = "avx2",
+    .quantize_row = {
+        [LC_TYPE_Q8_0] = quantize_row_q8_0,
+        [LC_TYPE_Q8_K] = quantize_row_q8_K,
+        [LC_TYPE_F16] = quantize_row_f16,
+        [LC_TYPE_BF16] = quantize_row_bf16,
+    },
+    .tile = {
+        [LC_TYPE_Q4_0] = tile_q4_0,
+        [LC_TYPE_Q8_0] = tile_q8_0,
+        [LC_TYPE_Q4_K] = tile_q4_K,
+        [LC_TYPE_Q6_K] = tile_q6_K,
+        [LC_TYPE_F32] = tile_f32,
+        [LC_TYPE_F16] = tile_f16,
+        [LC_TYPE_BF16] = tile_bf16,
+    },
+};

@@ -1,0 +1,95 @@
+/* Picks the kernel table from what the CPU reports (runtime/cpu.c). */
+#include "kernels/dispatch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "runtime/cpu.h"
+
+static const char *const isa_names[LC_ISA_COUNT] = {
+    [LC_ISA_SCALAR] = "scalar",
+    [LC_ISA_AVX2] = "avx2",
+    [LC_ISA_NEON] = "neon",
+    [LC_ISA_NEON_DOTPROD] = "neon-dotprod",
+};
+
+const char *lc_isa_name(lc_isa isa) {
+    return (unsigned)isa < LC_ISA_COUNT ? isa_names[isa] : "unknown";
+}
+
+int lc_isa_from_name(const char *name) {
+    if (!name) return -1;
+    for (int i = 0; i < LC_ISA_COUNT; i++)
+        if (strcasecmp(name, isa_names[i]) == 0) return i;
+    return -1;
+}
+
+static void set_why(char *why, size_t size, const char *msg) {
+    if (why && size) snprintf(why, size, "%s", msg);
+}
+
+bool lc_isa_available(lc_isa isa, char *why, size_t why_size) {
+    lc_cpu_features f;
+    lc_cpu_detect(&f);
+    switch (isa) {
+    case LC_ISA_SCALAR:
+        return true;
+    case LC_ISA_AVX2:
+#if defined(__x86_64__)
+        if (f.avx2 && f.fma && f.f16c) return true;
+        set_why(why, why_size, !f.avx2 ? "CPU lacks avx2" : !f.fma ? "CPU lacks fma" : "CPU lacks f16c");
+        return false;
+#else
+        set_why(why, why_size, "not built for x86-64");
+        return false;
+#endif
+    case LC_ISA_NEON:
+    case LC_ISA_NEON_DOTPROD:
+#if defined(__aarch64__)
+        if (!f.neon) { set_why(why, why_size, "CPU lacks asimd"); return false; }
+        if (isa == LC_ISA_NEON_DOTPROD && !f.dotprod) {
+            set_why(why, why_size, "CPU lacks asimddp (dotprod)");
+            return false;
+        }
+        return true;
+#else
+        set_why(why, why_size, "not built for aarch64");
+        return false;
+#endif
+    default:
+        set_why(why, why_size, "unknown instruction set");
+        return false;
+    }
+}
+
+static lc_isa best_available(void) {
+    for (int i = LC_ISA_COUNT - 1; i > 0; i--)
+        if (lc_isa_available((lc_isa)i, NULL, 0)) return (lc_isa)i;
+    return LC_ISA_SCALAR;
+}
+
+bool lc_isa_forced_by_env(void) {
+    int isa = lc_isa_from_name(getenv("LLAMAC_ISA"));
+    return isa >= 0 && lc_isa_available((lc_isa)isa, NULL, 0);
+}
+
+lc_isa lc_isa_default(void) {
+    int isa = lc_isa_from_name(getenv("LLAMAC_ISA"));
+    if (isa >= 0 && lc_isa_available((lc_isa)isa, NULL, 0)) return (lc_isa)isa;
+    return best_available();
+}
+
+const lc_kernel_table *lc_kernel_table_get(lc_isa isa) {
+    if (!lc_isa_available(isa, NULL, 0)) return NULL;
+    switch (isa) {
+#if defined(__x86_64__)
+    case LC_ISA_AVX2: return &lc_kernels_avx2;
+#endif
+#if defined(__aarch64__)
+    case LC_ISA_NEON: return &lc_kernels_neon;
+    case LC_ISA_NEON_DOTPROD: return &lc_kernels_neon_dotprod;
+#endif
+    default: return &lc_kernels_scalar;
+    }
+}

@@ -1,0 +1,37 @@
+/* Which kernel table runs: the best one this build has and this CPU can
+ * execute, unless LLAMAC_ISA names a lower available one (for tests, for
+ * comparing speed, and for ruling a SIMD path out when hunting a bug).
+ * Nothing here is cached: CPUID/getauxval are cheap and read only when a
+ * compute context is created. */
+#ifndef LC_DISPATCH_H
+#define LC_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kernels/kernels.h"
+
+typedef enum lc_isa {
+    LC_ISA_SCALAR = 0,
+    LC_ISA_AVX2,          /* x86-64: AVX2 + FMA + F16C */
+    LC_ISA_NEON,          /* aarch64: ASIMD */
+    LC_ISA_NEON_DOTPROD,  /* aarch64: ASIMD + SDOT (asimddp) */
+    LC_ISA_COUNT
+} lc_isa;
+
+const char *lc_isa_name(lc_isa isa);            /* "scalar", "avx2", "neon", "neon-dotprod" */
+int lc_isa_from_name(const char *name);          /* -1 if unknown */
+
+/* Whether this build has the ISA's kernels and this CPU runs them. If not,
+ * writes the reason ("CPU lacks avx2", "not built for x86-64") to why. */
+bool lc_isa_available(lc_isa isa, char *why, size_t why_size);
+
+/* The best available ISA, or the one LLAMAC_ISA names if it is available
+ * (an unknown or unavailable name is ignored). */
+lc_isa lc_isa_default(void);
+bool lc_isa_forced_by_env(void);
+
+/* The ISA's table, or NULL if it is not available. */
+const lc_kernel_table *lc_kernel_table_get(lc_isa isa);
+
+#endif

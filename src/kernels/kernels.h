@@ -1,0 +1,54 @@
+/* The kernel table: what one instruction set offers the matmul driver
+ * (compute.c). Per activation type a row quantizer, per weight type a tile
+ * kernel; a NULL entry means "use the scalar reference from the type table"
+ * (scalar.c), so an ISA file only lists the types it speeds up.
+ *
+ * Every table uses the standard ggml block layouts for activations
+ * (block_q8_0, block_q8_K, f16, bf16, f32), so a row quantized by one ISA
+ * can be read by any kernel, and the SIMD quantizers are held bit-exact to
+ * the reference ones (tests/test_kernels.c checks that). */
+#ifndef LC_KERNELS_H
+#define LC_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "quant/types.h"
+
+/* Most activation rows one tile call handles: each decoded weight block is
+ * used for this many rows before the next block is decoded. */
+#define LC_TILE_M 4
+
+/* Converts one row of k floats to an activation type (k a multiple of its
+ * block size). Same signature as the type table's from_float. */
+typedef void (*lc_quantize_row_fn)(const float *x, void *dst, int64_t k);
+
+/* The product of nr weight rows with mr activation rows:
+ *   y[m*ldy + n] = dot(W row n, A row m)   for m < mr, n < nr
+ * W row n starts at W + n*wstride, A row m at A + m*astride; both hold K
+ * elements, A in the weight type's activation format. 1 <= mr <= LC_TILE_M.
+ * mr == 1 is decode (a matrix-vector product); it must not depend on how
+ * the caller splits nr, so results do not depend on the thread count. */
+typedef void (*lc_tile_fn)(int64_t K, const void *W, size_t wstride, int64_t nr,
+                           const void *A, size_t astride, int mr, float *y, int64_t ldy);
+
+typedef struct lc_kernel_table {
+    const char *name;
+    lc_quantize_row_fn quantize_row[LC_TYPE_COUNT]; /* indexed by activation type */
+    lc_tile_fn tile[LC_TYPE_COUNT];                 /* indexed by weight type */
+} lc_kernel_table;
+
+/* scalar.c: the reference tile, one type-table vec_dot per output. */
+void lc_tile_reference(int wtype, int64_t K, const void *W, size_t wstride, int64_t nr,
+                       const void *A, size_t astride, int mr, float *y, int64_t ldy);
+
+extern const lc_kernel_table lc_kernels_scalar;
+#if defined(__x86_64__)
+extern const lc_kernel_table lc_kernels_avx2;
+#endif
+#if defined(__aarch64__)
+extern const lc_kernel_table lc_kernels_neon;
+extern const lc_kernel_table lc_kernels_neon_dotprod;
+#endif
+
+#endif

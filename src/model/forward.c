@@ -1,0 +1,194 @@
+/* The Llama forward pass over a batch of tokens, as llama.cpp computes it
+ * (../shared/docs/formats.md section 9). Prefill is this same function with
+ * n > 1: every matrix product sees all n rows at once. */
+#include <math.h>
+#include <string.h>
+
+#include "model/context.h"
+#include "quant/types.h"
+
+/* out = x / sqrt(mean(x^2) + eps) * w, row by row. The mean is accumulated
+ * in double, as ggml does. */
+static void rmsnorm_rows(float *out, const float *x, const float *w, int32_t n, int64_t dim, float eps) {
+    for (int32_t r = 0; r < n; r++) {
+        const float *xr = x + r * dim;
+        float *o = out + r * dim;
+        double ss = 0.0;
+        for (int64_t i = 0; i < dim; i++) ss += (double)xr[i] * xr[i];
+        const float scale = 1.0f / sqrtf((float)(ss / (double)dim) + eps);
+        for (int64_t i = 0; i < dim; i++) o[i] = xr[i] * scale * w[i];
+    }
+}
+
+/* cos/sin for every (position, pair). theta_i = pos * base^(-2i/d) / ff_i,
+ * with the base power iterated as a float product like ggml's rope cache. */
+static void rope_tables(const llamac_model *m, uint32_t pos0, int32_t n, float *cos_out, float *sin_out) {
+    const lc_hparams *hp = &m->hp;
+    const int half = hp->head_dim / 2;
+    const float theta_scale = powf(hp->rope_theta, -2.0f / (float)hp->head_dim);
+    for (int32_t r = 0; r < n; r++) {
+        float theta = (float)(pos0 + (uint32_t)r);
+        for (int i = 0; i < half; i++) {
+            float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
+            float t = hp->rope_freq_scale * theta / ff;
+            cos_out[r * half + i] = cosf(t);
+            sin_out[r * half + i] = sinf(t);
+            theta *= theta_scale;
+        }
+    }
+}
+
+/* Rotates adjacent pairs (2i, 2i+1) of every head of every row (RoPE mode
+ * "norm", the Meta layout GGUF stores). */
+static void rope_apply(float *x, int32_t n, int n_heads, int head_dim, const float *cos_t, const float *sin_t) {
+    const int half = head_dim / 2;
+    for (int32_t r = 0; r < n; r++) {
+        const float *c = cos_t + r * half, *s = sin_t + r * half;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = x + ((int64_t)r * n_heads + h) * head_dim;
+            for (int i = 0; i < half; i++) {
+                float a = v[2 * i], b = v[2 * i + 1];
+                v[2 * i] = a * c[i] - b * s[i];
+                v[2 * i + 1] = a * s[i] + b * c[i];
+            }
+        }
+    }
+}
+
+static void kv_store_row(const lc_kv_cache *kv, uint8_t *dst, const float *src) {
+    if (kv->type == LC_TYPE_F32) {
+        memcpy(dst, src, (size_t)kv->row_elems * sizeof(float));
+    } else {
+        lc_f16 *d = (lc_f16 *)dst;
+        for (int64_t i = 0; i < kv->row_elems; i++) d[i] = lc_f32_to_f16(src[i]);
+    }
+}
+
+/* Copies one head's slice of a cached row out as floats. */
+static const float *kv_head(const lc_kv_cache *kv, const uint8_t *row, int g, int head_dim, float *tmp) {
+    if (kv->type == LC_TYPE_F32) return (const float *)row + (int64_t)g * head_dim;
+    const lc_f16 *h = (const lc_f16 *)row + (int64_t)g * head_dim;
+    for (int i = 0; i < head_dim; i++) tmp[i] = lc_f16_to_f32(h[i]);
+    return tmp;
+}
+
+typedef struct attention_job {
+    llamac_context *ctx;
+    int layer;
+    uint32_t pos0;
+    int32_t n;
+} attention_job;
+
+/* One (token, query head) pair per work item: causal attention over the
+ * cache with an online softmax (running max and sum), so no score buffer of
+ * context length is needed. */
+static void attention_range(void *arg, int64_t begin, int64_t end, int thread) {
+    const attention_job *job = arg;
+    llamac_context *ctx = job->ctx;
+    const lc_hparams *hp = &ctx->model->hp;
+    const lc_kv_cache *kv = &ctx->kv;
+    const int D = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
+    const float scale = 1.0f / sqrtf((float)D);
+    const size_t layer_off = (size_t)job->layer * kv->n_ctx * kv->row_size;
+    float *ktmp = ctx->s.kv_row + (int64_t)thread * 2 * D, *vtmp = ktmp + D;
+    float acc[LC_ATTN_MAX_HEAD_DIM];
+
+    for (int64_t item = begin; item < end; item++) {
+        const int32_t r = (int32_t)(item / H);
+        const int h = (int)(item % H), g = h / group;
+        const uint32_t pos = job->pos0 + (uint32_t)r;
+        const float *q = ctx->s.q + ((int64_t)r * H + h) * D;
+        float max_score = -INFINITY, sum = 0.0f;
+        for (int i = 0; i < D; i++) acc[i] = 0.0f;
+        for (uint32_t t = 0; t <= pos; t++) {
+            const float *k = kv_head(kv, kv->k + layer_off + t * kv->row_size, g, D, ktmp);
+            float s = 0.0f;
+            for (int i = 0; i < D; i++) s += q[i] * k[i];
+            s *= scale;
+            const float *v = kv_head(kv, kv->v + layer_off + t * kv->row_size, g, D, vtmp);
+            if (s > max_score) {
+                const float shrink = expf(max_score - s);
+                sum *= shrink;
+                for (int i = 0; i < D; i++) acc[i] *= shrink;
+                max_score = s;
+            }
+            const float p = expf(s - max_score);
+            sum += p;
+            for (int i = 0; i < D; i++) acc[i] += p * v[i];
+        }
+        float *out = ctx->s.xn + ((int64_t)r * H + h) * D;
+        const float inv = 1.0f / sum;
+        for (int i = 0; i < D; i++) out[i] = acc[i] * inv;
+    }
+}
+
+static void add_rows(float *x, const float *y, int64_t count) {
+    for (int64_t i = 0; i < count; i++) x[i] += y[i];
+}
+
+static void swiglu(float *gate, const float *up, int64_t count) {
+    for (int64_t i = 0; i < count; i++) {
+        const float g = gate[i];
+        gate[i] = g / (1.0f + expf(-g)) * up[i];
+    }
+}
+
+static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int32_t n, float *y) {
+    lc_matmul(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
+}
+
+void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int32_t first_logit,
+                float *logits) {
+    const llamac_model *m = ctx->model;
+    const lc_hparams *hp = &m->hp;
+    lc_scratch *s = &ctx->s;
+    lc_kv_cache *kv = &ctx->kv;
+    const int64_t E = hp->n_embd, F = hp->n_ff;
+    const uint32_t pos0 = ctx->n_past;
+    const lc_type_traits *embd_type = lc_type_traits_get(m->tok_embd.type);
+
+    /* token embeddings */
+    for (int32_t r = 0; r < n; r++)
+        embd_type->to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_size,
+                            s->x + r * E, E);
+    rope_tables(m, pos0, n, s->rope_cos, s->rope_sin);
+
+    for (int il = 0; il < hp->n_layer; il++) {
+        const lc_layer *L = &m->layers[il];
+
+        /* attention block: norm, q/k/v projections, RoPE, cache, attention */
+        rmsnorm_rows(s->xn, s->x, L->attn_norm, n, E, hp->rms_eps);
+        matmul(ctx, &L->wq, s->xn, n, s->q);
+        matmul(ctx, &L->wk, s->xn, n, s->k);
+        matmul(ctx, &L->wv, s->xn, n, s->v);
+        rope_apply(s->q, n, hp->n_head, hp->head_dim, s->rope_cos, s->rope_sin);
+        rope_apply(s->k, n, hp->n_head_kv, hp->head_dim, s->rope_cos, s->rope_sin);
+        const size_t layer_off = (size_t)il * kv->n_ctx * kv->row_size;
+        for (int32_t r = 0; r < n; r++) {
+            kv_store_row(kv, kv->k + layer_off + (pos0 + (uint32_t)r) * kv->row_size, s->k + r * kv->row_elems);
+            kv_store_row(kv, kv->v + layer_off + (pos0 + (uint32_t)r) * kv->row_size, s->v + r * kv->row_elems);
+        }
+        attention_job job = {ctx, il, pos0, n};
+        lc_parallel_for(ctx->compute, (int64_t)n * hp->n_head, attention_range, &job);
+
+        /* output projection and residual */
+        matmul(ctx, &L->wo, s->xn, n, s->proj);
+        add_rows(s->x, s->proj, n * E);
+
+        /* feed-forward block: norm, SwiGLU, down projection, residual */
+        rmsnorm_rows(s->xn, s->x, L->ffn_norm, n, E, hp->rms_eps);
+        matmul(ctx, &L->w_gate, s->xn, n, s->gate);
+        matmul(ctx, &L->w_up, s->xn, n, s->up);
+        swiglu(s->gate, s->up, n * F);
+        matmul(ctx, &L->w_down, s->gate, n, s->proj);
+        add_rows(s->x, s->proj, n * E);
+    }
+
+    /* final norm and LM head, only for the rows whose logits are wanted */
+    const int32_t n_out = n - first_logit;
+    if (n_out > 0) {
+        rmsnorm_rows(s->xn, s->x + first_logit * E, m->output_norm, n_out, E, hp->rms_eps);
+        matmul(ctx, &m->output, s->xn, n_out, logits);
+    }
+    ctx->n_past += (uint32_t)n;
+}

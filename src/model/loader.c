@@ -1,0 +1,324 @@
+/* Model loading: read the llama hyperparameters from GGUF metadata, check
+ * them against every tensor before any arithmetic depends on them, and set
+ * up weight views into the mapping. Key names, types and defaults:
+ * ../shared/docs/formats.md section 4. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "format/gguf.h"
+#include "model/context.h"
+#include "quant/types.h"
+#include "runtime/err.h"
+#include "tokenizer/vocab.h"
+
+/* Limits far above any real Llama, low enough that sizes computed from them
+ * cannot overflow 64-bit arithmetic. */
+#define LC_MAX_EMBD (1 << 16)
+#define LC_MAX_LAYERS 1024
+#define LC_MAX_HEADS 1024
+#define LC_MAX_HEAD_DIM LC_ATTN_MAX_HEAD_DIM
+#define LC_MAX_FF (1 << 20)
+#define LC_MAX_VOCAB (1 << 22)
+
+llamac_model_params llamac_model_default_params(void) {
+    llamac_model_params p = {0};
+    return p;
+}
+
+const struct lc_vocab *lc_model_vocab(const llamac_model *model) { return model->vocab; }
+const struct gguf_file *lc_model_gguf(const llamac_model *model) { return model->gguf; }
+
+/* Reads a required or optional u32 key into an int32 with a range check.
+ * Returns 1 read, 0 absent (out untouched), -1 error. */
+static int read_dim(const gguf_file *f, const char *key, bool required, int64_t lo, int64_t hi,
+                    int32_t *out, llamac_error *err) {
+    uint32_t v;
+    int rc = gguf_get_u32(f, key, &v, err);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        if (required) return lc_fail(err, "%s: required key '%s' is missing", f->path, key);
+        return 0;
+    }
+    if ((int64_t)v < lo || (int64_t)v > hi)
+        return lc_fail(err, "%s: key '%s' = %u is out of range [%lld, %lld]", f->path, key, v,
+                       (long long)lo, (long long)hi);
+    *out = (int32_t)v;
+    return 1;
+}
+
+/* feed_forward_length may be a u32 or a per-layer INT32 array; llamac
+ * supports uniform layers only. */
+static int read_n_ff(const gguf_file *f, int32_t *out, llamac_error *err) {
+    const char *key = "llama.feed_forward_length";
+    const gguf_kv *kv = gguf_find(f, key);
+    if (kv && kv->type == GGUF_VT_ARRAY) {
+        if (kv->elem_type != GGUF_VT_INT32 || kv->n == 0)
+            return lc_fail(err, "%s: key '%s' must be a u32 or a non-empty int32 array", f->path, key);
+        int32_t first = gguf_arr_i32(kv, 0);
+        for (uint64_t i = 1; i < kv->n; i++)
+            if (gguf_arr_i32(kv, i) != first)
+                return lc_fail(err, "%s: key '%s': layers with different FFN sizes are not supported",
+                               f->path, key);
+        if (first < 1 || first > LC_MAX_FF)
+            return lc_fail(err, "%s: key '%s' = %d is out of range", f->path, key, first);
+        *out = first;
+        return 0;
+    }
+    return read_dim(f, key, true, 1, LC_MAX_FF, out, err) < 0 ? -1 : 0;
+}
+
+static int read_hparams(const gguf_file *f, lc_hparams *hp, llamac_error *err) {
+    gguf_str arch;
+    int rc = gguf_get_str(f, "general.architecture", &arch, err);
+    if (rc < 0) return -1;
+    if (rc == 0) return lc_fail(err, "%s: key 'general.architecture' is missing", f->path);
+    if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
+        return lc_fail(err, "%s: unsupported architecture '%.*s' (llamac runs 'llama')", f->path,
+                       (int)(arch.len > 64 ? 64 : arch.len), arch.ptr);
+
+    memset(hp, 0, sizeof *hp);
+    if (read_dim(f, "llama.context_length", true, 1, INT32_MAX, &hp->n_ctx_train, err) < 0) return -1;
+    if (read_dim(f, "llama.embedding_length", true, 1, LC_MAX_EMBD, &hp->n_embd, err) < 0) return -1;
+    if (read_dim(f, "llama.block_count", true, 1, LC_MAX_LAYERS, &hp->n_layer, err) < 0) return -1;
+    if (read_n_ff(f, &hp->n_ff, err) < 0) return -1;
+    if (read_dim(f, "llama.attention.head_count", true, 1, LC_MAX_HEADS, &hp->n_head, err) < 0) return -1;
+    hp->n_head_kv = hp->n_head;
+    if (read_dim(f, "llama.attention.head_count_kv", false, 1, LC_MAX_HEADS, &hp->n_head_kv, err) < 0)
+        return -1;
+    if (hp->n_head % hp->n_head_kv != 0)
+        return lc_fail(err, "%s: head_count %d is not a multiple of head_count_kv %d", f->path,
+                       hp->n_head, hp->n_head_kv);
+    if (hp->n_embd % hp->n_head != 0 && !gguf_find(f, "llama.attention.key_length"))
+        return lc_fail(err, "%s: embedding_length %d is not a multiple of head_count %d", f->path,
+                       hp->n_embd, hp->n_head);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if (read_dim(f, "llama.attention.key_length", false, 2, LC_MAX_HEAD_DIM, &hp->head_dim, err) < 0)
+        return -1;
+    int32_t v_len = hp->head_dim, n_rot = hp->head_dim;
+    if (read_dim(f, "llama.attention.value_length", false, 2, LC_MAX_HEAD_DIM, &v_len, err) < 0) return -1;
+    if (read_dim(f, "llama.rope.dimension_count", false, 2, LC_MAX_HEAD_DIM, &n_rot, err) < 0) return -1;
+    if (v_len != hp->head_dim || n_rot != hp->head_dim)
+        return lc_fail(err, "%s: key_length %d, value_length %d and rope.dimension_count %d must be equal",
+                       f->path, hp->head_dim, v_len, n_rot);
+    if (hp->head_dim > LC_MAX_HEAD_DIM)
+        return lc_fail(err, "%s: head dimension %d is larger than %d", f->path, hp->head_dim, LC_MAX_HEAD_DIM);
+    if (hp->head_dim % 2 != 0)
+        return lc_fail(err, "%s: head dimension %d must be even for RoPE", f->path, hp->head_dim);
+
+    rc = gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, err);
+    if (rc < 0) return -1;
+    if (rc == 0)
+        return lc_fail(err, "%s: required key 'llama.attention.layer_norm_rms_epsilon' is missing", f->path);
+    if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f))
+        return lc_fail(err, "%s: layer_norm_rms_epsilon %g is out of range", f->path, (double)hp->rms_eps);
+    hp->rope_theta = 10000.0f;
+    if (gguf_get_f32(f, "llama.rope.freq_base", &hp->rope_theta, err) < 0) return -1;
+    if (!(hp->rope_theta > 1.0f && hp->rope_theta < 1e12f))
+        return lc_fail(err, "%s: rope.freq_base %g is out of range", f->path, (double)hp->rope_theta);
+
+    hp->rope_freq_scale = 1.0f;
+    gguf_str stype = {"linear", 6};
+    if (gguf_get_str(f, "llama.rope.scaling.type", &stype, err) < 0) return -1;
+    float factor = 0.0f;
+    if (gguf_get_f32(f, "llama.rope.scaling.factor", &factor, err) < 0) return -1;
+    if (factor == 0.0f && gguf_get_f32(f, "llama.rope.scale_linear", &factor, err) < 0) return -1;
+    bool is_none = stype.len == 4 && memcmp(stype.ptr, "none", 4) == 0;
+    bool is_linear = stype.len == 6 && memcmp(stype.ptr, "linear", 6) == 0;
+    if (!is_none && !is_linear)
+        return lc_fail(err, "%s: rope scaling type '%.*s' is not supported (none, linear)", f->path,
+                       (int)(stype.len > 32 ? 32 : stype.len), stype.ptr);
+    if (is_linear && factor != 0.0f) {
+        if (!(factor > 0.0f && factor < 1e6f))
+            return lc_fail(err, "%s: rope.scaling.factor %g is out of range", f->path, (double)factor);
+        hp->rope_freq_scale = 1.0f / factor;
+    }
+    uint32_t experts = 0;
+    if (gguf_get_u32(f, "llama.expert_count", &experts, err) < 0) return -1;
+    if (experts > 0)
+        return lc_fail(err, "%s: mixture-of-experts models (llama.expert_count = %u) are not supported",
+                       f->path, experts);
+    return 0;
+}
+
+/* Looks a tensor up and checks its shape and that it can be used: `need_dot`
+ * for matrices the forward pass multiplies with, `f32_only` for vectors. */
+static int bind_tensor(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, bool f32_only,
+                       bool need_dot, bool optional, lc_weight *w, llamac_error *err) {
+    const gguf_tensor *t = gguf_find_tensor(f, name);
+    memset(w, 0, sizeof *w);
+    if (!t) {
+        if (optional) return 0;
+        return lc_fail(err, "%s: tensor '%s' is missing", f->path, name);
+    }
+    bool shape_ok = t->ne[0] == ne0 && t->ne[1] == ne1 && t->ne[2] == 1 && t->ne[3] == 1;
+    if (!shape_ok)
+        return lc_fail(err, "%s: tensor '%s' has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]",
+                       f->path, name, (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                       (long long)t->ne[3], (long long)ne0, (long long)ne1);
+    const lc_type_traits *tt = lc_type_traits_get((int)t->type);
+    if (f32_only && t->type != LC_TYPE_F32)
+        return lc_fail(err, "%s: tensor '%s' has type %s, expected f32", f->path, name, lc_type_name((int)t->type));
+    if (!tt || !tt->to_float || (need_dot && !tt->vec_dot))
+        return lc_fail(err, "%s: tensor '%s' has type %s, which llamac cannot compute with", f->path, name,
+                       lc_type_name((int)t->type));
+    w->data = t->data;
+    w->type = (int)t->type;
+    w->ne0 = ne0;
+    w->ne1 = ne1;
+    w->row_size = lc_row_size(w->type, ne0);
+    return 1;
+}
+
+static int bind_vector(const gguf_file *f, const char *name, int64_t n, const float **out,
+                       llamac_error *err) {
+    lc_weight w;
+    if (bind_tensor(f, name, n, 1, true, false, false, &w, err) < 0) return -1;
+    *out = w.data;
+    return 0;
+}
+
+static int bind_layer(const gguf_file *f, const lc_hparams *hp, int il, lc_layer *L, llamac_error *err) {
+    const int64_t E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
+    const int64_t q_dim = (int64_t)hp->n_head * D, kv_dim = (int64_t)hp->n_head_kv * D;
+    char name[GGUF_MAX_NAME];
+#define LAYER_NAME(suffix) (snprintf(name, sizeof name, "blk.%d." suffix, il), name)
+    if (bind_vector(f, LAYER_NAME("attn_norm.weight"), E, &L->attn_norm, err) < 0) return -1;
+    if (bind_vector(f, LAYER_NAME("ffn_norm.weight"), E, &L->ffn_norm, err) < 0) return -1;
+    struct { const char *suffix; lc_weight *w; int64_t ne0, ne1; } mats[] = {
+        {"attn_q.weight", &L->wq, E, q_dim},       {"attn_k.weight", &L->wk, E, kv_dim},
+        {"attn_v.weight", &L->wv, E, kv_dim},      {"attn_output.weight", &L->wo, q_dim, E},
+        {"ffn_gate.weight", &L->w_gate, E, F},     {"ffn_up.weight", &L->w_up, E, F},
+        {"ffn_down.weight", &L->w_down, F, E},
+    };
+    for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s", il, mats[i].suffix);
+        if (bind_tensor(f, name, mats[i].ne0, mats[i].ne1, false, true, false, mats[i].w, err) < 0) return -1;
+    }
+    static const char *const biases[] = {"attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias",
+                                         "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"};
+    for (size_t i = 0; i < sizeof biases / sizeof biases[0]; i++) {
+        snprintf(name, sizeof name, "blk.%d.%s", il, biases[i]);
+        if (gguf_find_tensor(f, name))
+            return lc_fail(err, "%s: tensor '%s': bias tensors are not supported", f->path, name);
+    }
+#undef LAYER_NAME
+    return 0;
+}
+
+static const char *describe_file_type(const llamac_model *m) {
+    /* The type of the bulk of the weights (the FFN matrices) names the file. */
+    return lc_type_name(m->layers[0].w_gate.type);
+}
+
+static int bind_weights(llamac_model *m, llamac_error *err) {
+    const gguf_file *f = m->gguf;
+    const lc_hparams *hp = &m->hp;
+    if (bind_tensor(f, "token_embd.weight", hp->n_embd, hp->n_vocab, false, false, false, &m->tok_embd, err) < 0)
+        return -1;
+    if (bind_vector(f, "output_norm.weight", hp->n_embd, &m->output_norm, err) < 0) return -1;
+    int rc = bind_tensor(f, "output.weight", hp->n_embd, hp->n_vocab, false, true, true, &m->output, err);
+    if (rc < 0) return -1;
+    if (rc == 0) {
+        /* tied embeddings: the LM head is the embedding matrix */
+        if (!lc_type_traits_get(m->tok_embd.type)->vec_dot)
+            return lc_fail(err, "%s: tied 'token_embd.weight' has type %s, which cannot be the output matrix",
+                           f->path, lc_type_name(m->tok_embd.type));
+        m->output = m->tok_embd;
+    }
+    lc_weight rf;
+    rc = bind_tensor(f, "rope_freqs.weight", hp->head_dim / 2, 1, true, false, true, &rf, err);
+    if (rc < 0) return -1;
+    m->rope_freqs = rc ? rf.data : NULL;
+    if (m->rope_freqs)
+        for (int i = 0; i < hp->head_dim / 2; i++)
+            if (!(m->rope_freqs[i] > 0.0f && m->rope_freqs[i] < 1e9f))
+                return lc_fail(err, "%s: tensor 'rope_freqs.weight' element %d = %g is not a valid divisor",
+                               f->path, i, (double)m->rope_freqs[i]);
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return lc_fail(err, "out of memory");
+    for (int il = 0; il < hp->n_layer; il++)
+        if (bind_layer(f, hp, il, &m->layers[il], err) < 0) return -1;
+
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        m->weight_bytes += t->nbytes;
+        m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    }
+    m->file_type = describe_file_type(m);
+    return 0;
+}
+
+/* Touches every page of the weights so the first token does not pay for
+ * the disk reads, reporting progress as it goes. */
+static void prefault_weights(const llamac_model *m, const llamac_model_params *p) {
+    const gguf_file *f = m->gguf;
+    if (!p->progress || f->size <= f->data_offset) return;
+    const uint8_t *base = f->base + f->data_offset;
+    size_t total = f->size - f->data_offset, chunk = (size_t)64 << 20;
+    volatile uint8_t sink = 0;
+    for (size_t off = 0; off < total; off += chunk) {
+        size_t n = total - off < chunk ? total - off : chunk;
+        madvise((void *)((uintptr_t)(base + off) & ~(uintptr_t)4095), n, MADV_WILLNEED);
+        for (size_t i = 0; i < n; i += 4096) sink ^= base[off + i];
+        p->progress((double)(off + n) / (double)total, p->progress_user);
+    }
+    (void)sink;
+}
+
+llamac_model *llamac_model_load(const char *path, const llamac_model_params *params, llamac_error *err) {
+    llamac_model_params defaults = llamac_model_default_params();
+    if (!params) params = &defaults;
+    llamac_model *m = calloc(1, sizeof *m);
+    if (!m) { lc_fail(err, "out of memory"); return NULL; }
+    if (gguf_open(path, &m->gguf, err) < 0) goto fail;
+    if (lc_vocab_load_gguf(m->gguf, &m->vocab, err) < 0) goto fail;
+    gguf_str name = {"", 0};
+    if (gguf_get_str(m->gguf, "general.name", &name, err) < 0) goto fail;
+    m->name = strndup(name.ptr, name.len);
+    if (!m->name) { lc_fail(err, "out of memory"); goto fail; }
+    if (params->vocab_only) return m;
+
+    if (read_hparams(m->gguf, &m->hp, err) < 0) goto fail;
+    m->hp.n_vocab = lc_vocab_n_tokens(m->vocab);
+    if (m->hp.n_vocab < 1 || m->hp.n_vocab > LC_MAX_VOCAB) {
+        lc_fail(err, "%s: vocabulary of %d tokens is out of range", path, m->hp.n_vocab);
+        goto fail;
+    }
+    if (bind_weights(m, err) < 0) goto fail;
+    prefault_weights(m, params);
+    return m;
+fail:
+    llamac_model_free(m);
+    return NULL;
+}
+
+void llamac_model_free(llamac_model *m) {
+    if (!m) return;
+    free(m->layers);
+    free(m->name);
+    if (m->vocab) lc_vocab_free(m->vocab);
+    if (m->gguf) gguf_close(m->gguf);
+    free(m);
+}
+
+void llamac_model_describe(const llamac_model *m, llamac_model_desc *out) {
+    memset(out, 0, sizeof *out);
+    out->name = m->name;
+    out->arch = "llama";
+    out->n_vocab = m->hp.n_vocab;
+    out->n_embd = m->hp.n_embd;
+    out->n_layer = m->hp.n_layer;
+    out->n_head = m->hp.n_head;
+    out->n_head_kv = m->hp.n_head_kv;
+    out->head_dim = m->hp.head_dim;
+    out->n_ff = m->hp.n_ff;
+    out->n_ctx_train = m->hp.n_ctx_train;
+    out->rope_theta = m->hp.rope_theta;
+    out->rms_eps = m->hp.rms_eps;
+    out->n_params = m->n_params;
+    out->weight_bytes = m->weight_bytes;
+    out->file_type = m->file_type ? m->file_type : "";
+}

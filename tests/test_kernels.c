@@ -1,0 +1,360 @@
+/* The compute backend against the scalar reference (quant/types.c):
+ *  - every ISA this CPU runs (the others print why they are skipped):
+ *    activation quantizers give the reference bytes exactly, and lc_matmul
+ *    agrees with a vec_dot per output within REL_TOL of sum_k |w_k * x_k|
+ *    (only the float summation order may differ), for odd sizes;
+ *  - lc_matmul gives identical bits with 1, 2 and 3 threads;
+ *  - lc_parallel_for covers every index exactly once, also under many
+ *    back-to-back dispatches (the pool's wake-up protocol). */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/compute.h"
+#include "kernels/dispatch.h"
+#include "quant/types.h"
+#include "test_util.h"
+
+/* Float summation order differs (SIMD lanes, FMA, per-block scaling): the
+ * worst case grows with K*eps; measured error stays below 1e-6 at K ~ 4k.
+ * One wrong 32-element block moves the result by ~1e-3 of the sum. */
+#define REL_TOL 2e-5
+
+static const int weight_types[] = {
+    LC_TYPE_Q4_0, LC_TYPE_Q8_0, LC_TYPE_Q4_K, LC_TYPE_Q6_K, LC_TYPE_F16, LC_TYPE_BF16, LC_TYPE_F32,
+    /* no SIMD kernel: the table falls back to the type table's vec_dot */
+    LC_TYPE_Q4_1, LC_TYPE_Q5_0, LC_TYPE_Q5_1, LC_TYPE_Q2_K, LC_TYPE_Q3_K, LC_TYPE_Q5_K,
+};
+#define N_WEIGHT_TYPES (int)(sizeof weight_types / sizeof weight_types[0])
+
+static const int64_t Ns[] = {1, 3, 7, 33};
+static const int64_t Ms[] = {1, 2, 5, 17};
+
+/* K values: 1, 3, 9 and 129 blocks of 32 (4096+32); 1, 3, 9 and 17
+ * super-blocks (4096+256); for f32/f16/bf16 sizes that are not multiples of
+ * the 8-wide SIMD step. */
+static int64_t k_for(int type, int i) {
+    const int64_t bs = lc_type_traits_get(type)->block_size;
+    if (bs == 1) { static const int64_t k[] = {29, 95, 289, 4133}; return k[i]; }
+    static const int64_t blocks32[] = {1, 3, 9, 129}, blocks256[] = {1, 3, 9, 17};
+    return bs * (bs == QK_K ? blocks256[i] : blocks32[i]);
+}
+
+/* ------------------------------------------------------------ test data */
+
+static lc_f16 rand_f16_scale(uint64_t *rng) {
+    return lc_f32_to_f16(lc_test_randf(rng) * 0.05f);
+}
+
+/* A weight row of random bits with finite scale fields, so that every
+ * quant value (including -128 in Q8_0 and Q6_K scales) shows up. */
+static void random_weight_row(int type, int64_t K, uint8_t *row, uint64_t *rng) {
+    const lc_type_traits *t = lc_type_traits_get(type);
+    const size_t size = lc_row_size(type, K);
+    if (type == LC_TYPE_F32 || type == LC_TYPE_F16 || type == LC_TYPE_BF16) {
+        for (int64_t k = 0; k < K; k++) {
+            float v = lc_test_randf(rng);
+            if (type == LC_TYPE_F32) memcpy(row + 4 * k, &v, 4);
+            else {
+                uint16_t h = type == LC_TYPE_F16 ? lc_f32_to_f16(v) : lc_f32_to_bf16(v);
+                memcpy(row + 2 * k, &h, 2);
+            }
+        }
+        return;
+    }
+    for (size_t i = 0; i < size; i++) row[i] = (uint8_t)lc_test_rand(rng);
+    for (int64_t b = 0; b < K / t->block_size; b++) {
+        uint8_t *blk = row + (size_t)b * t->type_size;
+        switch (type) {
+        case LC_TYPE_Q4_0: ((block_q4_0 *)blk)->d = rand_f16_scale(rng); break;
+        case LC_TYPE_Q8_0: ((block_q8_0 *)blk)->d = rand_f16_scale(rng); break;
+        case LC_TYPE_Q5_0: ((block_q5_0 *)blk)->d = rand_f16_scale(rng); break;
+        case LC_TYPE_Q4_1:
+            ((block_q4_1 *)blk)->d = rand_f16_scale(rng);
+            ((block_q4_1 *)blk)->m = rand_f16_scale(rng);
+            break;
+        case LC_TYPE_Q5_1:
+            ((block_q5_1 *)blk)->d = rand_f16_scale(rng);
+            ((block_q5_1 *)blk)->m = rand_f16_scale(rng);
+            break;
+        case LC_TYPE_Q2_K:
+            ((block_q2_K *)blk)->d = rand_f16_scale(rng);
+            ((block_q2_K *)blk)->dmin = rand_f16_scale(rng);
+            break;
+        case LC_TYPE_Q3_K: ((block_q3_K *)blk)->d = rand_f16_scale(rng); break;
+        case LC_TYPE_Q4_K:
+            ((block_q4_K *)blk)->d = rand_f16_scale(rng);
+            ((block_q4_K *)blk)->dmin = rand_f16_scale(rng);
+            break;
+        case LC_TYPE_Q5_K:
+            ((block_q5_K *)blk)->d = rand_f16_scale(rng);
+            ((block_q5_K *)blk)->dmin = rand_f16_scale(rng);
+            break;
+        case LC_TYPE_Q6_K: ((block_q6_K *)blk)->d = rand_f16_scale(rng); break;
+        default: break;
+        }
+    }
+}
+
+/* Activations: random values with a per-row magnitude; one 32-element run
+ * of zeros (an all-zero block, a special case of every quantizer). */
+static void random_activations(float *x, int64_t M, int64_t K, uint64_t *rng) {
+    for (int64_t m = 0; m < M; m++) {
+        float scale = 0.1f + 4.0f * fabsf(lc_test_randf(rng));
+        for (int64_t k = 0; k < K; k++) x[m * K + k] = scale * lc_test_randf(rng);
+    }
+    if (K >= 64) memset(x + 32, 0, 32 * sizeof(float));
+}
+
+/* ------------------------------------------------------- the reference */
+
+/* y_ref[m][n] by the type table, and S[m][n] = sum |w_k * a_k| over the
+ * dequantized operands (the scale of the rounding error). */
+static void reference_matmul(int wtype, const uint8_t *W, int64_t N, int64_t K, const float *x, int64_t M,
+                             float *y_ref, double *S) {
+    const lc_type_traits *wt = lc_type_traits_get(wtype);
+    const int at = wt->vec_dot_type;
+    const lc_type_traits *att = lc_type_traits_get(at);
+    const size_t wrow = lc_row_size(wtype, K), arow = lc_row_size(at, K);
+    uint8_t *act = malloc(arow);
+    float *wf = malloc((size_t)(N * K) * sizeof(float)), *af = malloc((size_t)K * sizeof(float));
+    for (int64_t n = 0; n < N; n++) wt->to_float(W + n * wrow, wf + n * K, K);
+    for (int64_t m = 0; m < M; m++) {
+        att->from_float(x + m * K, act, K);
+        att->to_float(act, af, K);
+        for (int64_t n = 0; n < N; n++) {
+            wt->vec_dot(K, &y_ref[m * N + n], W + n * wrow, act);
+            double s = 0;
+            for (int64_t k = 0; k < K; k++) s += fabs((double)wf[n * K + k] * af[k]);
+            S[m * N + n] = s;
+        }
+    }
+    free(act);
+    free(wf);
+    free(af);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+/* Rows whose quantization hits ties: with amax = 127 the Q8_0 step is 1 and
+ * x = 2.5 must round away from zero; with max = -127 the Q8_K scale is 1
+ * and 2.5 must round to even. */
+static void fill_quantizer_row(float *x, int64_t K, int variant, uint64_t *rng) {
+    for (int64_t k = 0; k < K; k++) x[k] = lc_test_randf(rng) * (variant == 1 ? 1e-3f : 3.0f);
+    if (variant == 2)
+        for (int64_t k = 0; k < K; k++) x[k] = (float)((k % 255) - 127) + ((k % 3) ? 0.5f : 0.0f);
+    if (variant == 3)
+        for (int64_t k = 0; k < K; k++) x[k] = k % 256 == 0 ? -127.0f : (float)(k % 200) * 0.5f - 50.0f;
+    if (variant == 4) memset(x, 0, (size_t)K * sizeof(float));
+}
+
+static void test_quantizers(lc_isa isa, uint64_t *rng) {
+    const lc_kernel_table *kt = lc_kernel_table_get(isa);
+    static const int act_types[] = {LC_TYPE_Q8_0, LC_TYPE_Q8_K, LC_TYPE_F16, LC_TYPE_BF16};
+    static const int64_t Ks[] = {256, 768, 4352};
+    int n_tested = 0;
+    for (size_t t = 0; t < sizeof act_types / sizeof act_types[0]; t++) {
+        const int type = act_types[t];
+        if (!kt->quantize_row[type]) continue;
+        for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++) {
+            const int64_t K = Ks[ki] + (type == LC_TYPE_F16 || type == LC_TYPE_BF16 ? 7 : 0);
+            const size_t size = lc_row_size(type, K);
+            float *x = malloc((size_t)K * sizeof(float));
+            uint8_t *ref = malloc(size), *got = malloc(size);
+            for (int variant = 0; variant < 5; variant++) {
+                fill_quantizer_row(x, K, variant, rng);
+                memset(ref, 0xAA, size);
+                memset(got, 0x55, size);
+                lc_type_traits_get(type)->from_float(x, ref, K);
+                kt->quantize_row[type](x, got, K);
+                CHECKF(memcmp(ref, got, size) == 0, "%s quantize_row %s K=%lld variant %d differs from reference",
+                       kt->name, lc_type_name(type), (long long)K, variant);
+            }
+            free(x);
+            free(ref);
+            free(got);
+        }
+        n_tested++;
+    }
+    fprintf(stderr, "  %s: %d activation quantizers bit-exact with the reference\n", kt->name, n_tested);
+}
+
+static double test_matmul_vs_reference(lc_isa isa, uint64_t *rng) {
+    llamac_error err = {{0}};
+    lc_compute *c = lc_compute_create(1, 17, 4352 + 8, &err);
+    CHECKF(c != NULL, "%s", err.msg);
+    if (!c) return 0;
+    CHECKF(lc_compute_set_isa(c, lc_isa_name(isa), &err) == 0, "%s", err.msg);
+    double worst = 0;
+    for (int ti = 0; ti < N_WEIGHT_TYPES; ti++) {
+        const int wtype = weight_types[ti];
+        if (!lc_matmul_supports(wtype)) { fprintf(stderr, "  %s: no reference dot\n", lc_type_name(wtype)); continue; }
+        for (int ki = 0; ki < 4; ki++) {
+            const int64_t K = k_for(wtype, ki);
+            const int64_t Nmax = 33, Mmax = 17;
+            const size_t wrow = lc_row_size(wtype, K);
+            uint8_t *W = malloc(wrow * Nmax);
+            float *x = malloc(sizeof(float) * Mmax * K);
+            float *y = malloc(sizeof(float) * Mmax * Nmax), *y_ref = malloc(sizeof(float) * Mmax * Nmax);
+            double *S = malloc(sizeof(double) * Mmax * Nmax);
+            for (int64_t n = 0; n < Nmax; n++) random_weight_row(wtype, K, W + n * wrow, rng);
+            for (size_t ni = 0; ni < sizeof Ns / sizeof Ns[0]; ni++) {
+                for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+                    const int64_t N = Ns[ni], M = Ms[mi];
+                    random_activations(x, M, K, rng);
+                    reference_matmul(wtype, W, N, K, x, M, y_ref, S);
+                    lc_matmul(c, W, wtype, N, K, x, M, y);
+                    int bad = 0;
+                    for (int64_t i = 0; i < M * N; i++) {
+                        double e = fabs((double)y[i] - y_ref[i]), rel = e / (S[i] + 1e-30);
+                        if (S[i] > 0 && rel > worst) worst = rel;
+                        if (!(e <= REL_TOL * S[i] + 1e-30)) {
+                            if (bad++ < 3)
+                                fprintf(stderr, "  %s %s K=%lld N=%lld M=%lld: y[%lld][%lld] = %.9g, reference %.9g (S %.3g)\n",
+                                        lc_compute_isa(c), lc_type_name(wtype), (long long)K, (long long)N,
+                                        (long long)M, (long long)(i / N), (long long)(i % N), y[i], y_ref[i], S[i]);
+                        }
+                    }
+                    CHECKF(bad == 0, "%s %s K=%lld N=%lld M=%lld: %d outputs off", lc_compute_isa(c),
+                           lc_type_name(wtype), (long long)K, (long long)N, (long long)M, bad);
+                }
+            }
+            free(W);
+            free(x);
+            free(y);
+            free(y_ref);
+            free(S);
+        }
+    }
+    lc_compute_free(c);
+    return worst;
+}
+
+/* The same product with 1, 2 and 3 threads: identical bits, because the
+ * kernel that computes an output never depends on how rows are split. */
+static void test_threads_agree(uint64_t *rng) {
+    static const int types[] = {LC_TYPE_Q4_0, LC_TYPE_Q8_0, LC_TYPE_Q4_K, LC_TYPE_Q6_K, LC_TYPE_F16, LC_TYPE_F32};
+    static const int64_t Ms_t[] = {1, 5, 17};
+    const int64_t N = 203;
+    llamac_error err = {{0}};
+    lc_compute *ctx[3];
+    for (int t = 0; t < 3; t++) {
+        ctx[t] = lc_compute_create(t + 1, 17, 4352, &err);
+        CHECKF(ctx[t] != NULL, "%s", err.msg);
+        if (!ctx[t]) return;
+    }
+    for (size_t ti = 0; ti < sizeof types / sizeof types[0]; ti++) {
+        const int wtype = types[ti];
+        const int64_t K = lc_type_traits_get(wtype)->block_size == QK_K ? 4352 : 4128;
+        const size_t wrow = lc_row_size(wtype, K);
+        uint8_t *W = malloc(wrow * N);
+        float *x = malloc(sizeof(float) * 17 * K);
+        float *y[3];
+        for (int t = 0; t < 3; t++) y[t] = malloc(sizeof(float) * 17 * N);
+        for (int64_t n = 0; n < N; n++) random_weight_row(wtype, K, W + n * wrow, rng);
+        for (size_t mi = 0; mi < sizeof Ms_t / sizeof Ms_t[0]; mi++) {
+            const int64_t M = Ms_t[mi];
+            random_activations(x, M, K, rng);
+            for (int t = 0; t < 3; t++) lc_matmul(ctx[t], W, wtype, N, K, x, M, y[t]);
+            for (int t = 1; t < 3; t++)
+                CHECKF(memcmp(y[0], y[t], sizeof(float) * (size_t)(M * N)) == 0,
+                       "%s M=%lld: %d threads differ from 1 thread", lc_type_name(wtype), (long long)M, t + 1);
+        }
+        free(W);
+        free(x);
+        for (int t = 0; t < 3; t++) free(y[t]);
+    }
+    fprintf(stderr, "  threads 1/2/3 agree bit for bit (%s kernels)\n", lc_compute_isa(ctx[0]));
+    for (int t = 0; t < 3; t++) lc_compute_free(ctx[t]);
+}
+
+typedef struct coverage {
+    atomic_int *hits;
+    int n_threads;
+    atomic_int bad_thread;
+} coverage;
+
+static void count_range(void *arg, int64_t begin, int64_t end, int thread) {
+    coverage *cv = arg;
+    if (thread < 0 || thread >= cv->n_threads || begin >= end) atomic_fetch_add(&cv->bad_thread, 1);
+    for (int64_t i = begin; i < end; i++) atomic_fetch_add_explicit(&cv->hits[i], 1, memory_order_relaxed);
+}
+
+static void test_parallel_for(void) {
+    static const int64_t sizes[] = {0, 1, 2, 3, 7, 1000};
+    const int rounds = 2000;
+    for (int nt = 1; nt <= 5; nt += 2) {
+        llamac_error err = {{0}};
+        lc_compute *c = lc_compute_create(nt, 1, 32, &err);
+        CHECKF(c != NULL, "%s", err.msg);
+        if (!c) continue;
+        for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+            const int64_t n = sizes[si];
+            coverage cv = {calloc((size_t)n + 1, sizeof(atomic_int)), nt, 0};
+            /* many dispatches in a row: a lost wake-up or a job run twice shows as a count != rounds */
+            for (int r = 0; r < rounds; r++) lc_parallel_for(c, n, count_range, &cv);
+            int wrong = 0;
+            for (int64_t i = 0; i < n; i++) wrong += atomic_load(&cv.hits[i]) != rounds;
+            CHECKF(wrong == 0, "parallel_for n=%lld threads=%d: %d indices not covered exactly once per call",
+                   (long long)n, nt, wrong);
+            CHECKF(atomic_load(&cv.bad_thread) == 0, "parallel_for n=%lld threads=%d: bad thread index or empty range",
+                   (long long)n, nt);
+            free(cv.hits);
+        }
+        lc_compute_free(c);
+    }
+}
+
+static void test_api_edges(void) {
+    llamac_error err = {{0}};
+    lc_compute *c = lc_compute_create(2, 4, 64, &err);
+    CHECKF(c != NULL, "%s", err.msg);
+    if (!c) return;
+    CHECK(lc_compute_set_isa(c, "mmx", &err) == -1);
+    CHECKF(strstr(err.msg, "mmx") != NULL, "message names the ISA: %s", err.msg);
+    CHECK(lc_compute_set_isa(c, "scalar", &err) == 0);
+    CHECK(strcmp(lc_compute_isa(c), "scalar") == 0);
+    CHECK(lc_compute_n_threads(c) == 2);
+    CHECK(!lc_matmul_supports(LC_TYPE_Q8_K));  /* activation-only type */
+    CHECK(!lc_matmul_supports(4));              /* removed id */
+    CHECK(lc_matmul_supports(LC_TYPE_Q4_0));
+    /* a type without a dot product: NaN outputs, no crash */
+    float x[64] = {0}, y[2] = {0, 0};
+    uint8_t w[2 * 292] = {0};
+    lc_matmul(c, w, LC_TYPE_Q8_K, 2, 64, x, 1, y);
+    CHECK(isnan(y[0]) && isnan(y[1]));
+    lc_compute_free(c);
+    lc_compute_free(NULL);
+    char info[1024];
+    size_t len = llamac_system_info(info, sizeof info);
+    CHECK(len > 0 && strstr(info, "kernels chosen:") != NULL);
+    CHECK(llamac_physical_cores() >= 1);
+    int64_t t0 = llamac_time_us(), t1 = llamac_time_us();
+    CHECK(t0 > 0 && t1 >= t0);
+}
+
+int main(void) {
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    char info[1024];
+    llamac_system_info(info, sizeof info);
+    fprintf(stderr, "%s", info);
+    for (int i = 0; i < LC_ISA_COUNT; i++) {
+        char why[64] = "";
+        if (!lc_isa_available((lc_isa)i, why, sizeof why)) {
+            fprintf(stderr, "isa %s: skipped: %s\n", lc_isa_name((lc_isa)i), why);
+            continue;
+        }
+        fprintf(stderr, "isa %s: testing\n", lc_isa_name((lc_isa)i));
+        test_quantizers((lc_isa)i, &rng);
+        double worst = test_matmul_vs_reference((lc_isa)i, &rng);
+        fprintf(stderr, "  %s: matmul vs reference, worst |error| / sum|w*x| = %.2e (tolerance %.0e)\n",
+                lc_isa_name((lc_isa)i), worst, REL_TOL);
+    }
+    test_threads_agree(&rng);
+    test_parallel_for();
+    test_api_edges();
+    return TEST_SUMMARY("test_kernels");
+}

@@ -1,0 +1,245 @@
+/* llamac run: tokenize a prompt, prefill it in one batch, then sample and
+ * stream tokens to stdout; statistics go to stderr. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage_text[] =
+    "usage: llamac run -m FILE [-p PROMPT | -f FILE] [options]\n"
+    "\n"
+    "Echoes the prompt, then generates text and streams it to stdout. Statistics\n"
+    "(load time, prompt and generation speed) are printed to stderr.\n"
+    "\n"
+    "  -m, --model FILE        GGUF model file (required)\n"
+    "  -p, --prompt TEXT       prompt text (default: empty, i.e. start from BOS)\n"
+    "  -f, --file FILE         read the prompt from FILE (exact bytes)\n"
+    "  -n, --n-predict N       tokens to generate; -1 = until end of text or full\n"
+    "                          context (default -1)\n"
+    "      --temp T            temperature; 0 = greedy (default 0.8)\n"
+    "      --top-k K           keep the K most likely tokens; 0 = off (default 40)\n"
+    "      --top-p P           nucleus sampling; 1 = off (default 0.95)\n"
+    "      --min-p P           drop tokens below P x the best probability (default 0.05)\n"
+    "      --repeat-penalty R  penalty for recently seen tokens; 1 = off (default 1.0)\n"
+    "      --repeat-last-n N   how many recent tokens the penalty sees (default 64)\n"
+    "      --seed S            random seed (default 42)\n"
+    "      --ctx N             context length, capped by the model's (default: the\n"
+    "                          model's, at most 4096)\n"
+    "      --batch N           prefill batch size (default 512)\n"
+    "      --kv-type TYPE      KV cache type: f16 (default) or f32\n"
+    "  -t, --threads N         threads (default: physical cores)\n"
+    "      --special           parse special-token text (e.g. <|eot_id|>) in the prompt\n"
+    "      --ignore-eos        keep generating past end-of-generation tokens\n"
+    "      --no-display-prompt do not echo the prompt before the generated text\n"
+    "      --print-ids         after generating, print all token ids to stderr\n"
+    "  -h, --help              show this help\n";
+
+typedef struct run_options {
+    const char *model;
+    const char *prompt;
+    const char *prompt_file;
+    int64_t n_predict;
+    llamac_sampler_params sampling;
+    llamac_context_params ctx;
+    bool special, ignore_eos, print_ids, display_prompt;
+} run_options;
+
+static int parse_kv_type(const char *s, int *out) {
+    if (!strcmp(s, "f16")) *out = LLAMAC_KV_F16;
+    else if (!strcmp(s, "f32")) *out = LLAMAC_KV_F32;
+    else return cli_error("run", CLI_USAGE, "--kv-type must be f16 or f32, got '%s'", s);
+    return CLI_OK;
+}
+
+/* Returns CLI_OK, or an exit code (-1 meaning "help printed, exit 0"). */
+static int parse_args(int argc, char **argv, run_options *o) {
+    o->n_predict = -1;
+    o->display_prompt = true;
+    o->sampling = llamac_sampler_default_params();
+    o->ctx = llamac_context_default_params();
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int64_t iv;
+        float fv;
+#define VALUE() do { if (!(v = cli_value("run", argc, argv, &i))) return CLI_USAGE; } while (0)
+#define INT(lo, hi) do { VALUE(); if (!cli_parse_i64("run", a, v, lo, hi, &iv)) return CLI_USAGE; } while (0)
+#define FLT(lo, hi) do { VALUE(); if (!cli_parse_f32("run", a, v, lo, hi, &fv)) return CLI_USAGE; } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
+        else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
+        else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
+        else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { VALUE(); o->prompt_file = v; }
+        else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { INT(-1, INT32_MAX); o->n_predict = iv; }
+        else if (!strcmp(a, "--temp")) { FLT(0.0f, 100.0f); o->sampling.temperature = fv; }
+        else if (!strcmp(a, "--top-k")) { INT(0, INT32_MAX); o->sampling.top_k = (int32_t)iv; }
+        else if (!strcmp(a, "--top-p")) { FLT(0.0f, 1.0f); o->sampling.top_p = fv; }
+        else if (!strcmp(a, "--min-p")) { FLT(0.0f, 1.0f); o->sampling.min_p = fv; }
+        else if (!strcmp(a, "--repeat-penalty")) { FLT(0.0f, 100.0f); o->sampling.repeat_penalty = fv; }
+        else if (!strcmp(a, "--repeat-last-n")) { INT(0, 1 << 20); o->sampling.repeat_last_n = (int32_t)iv; }
+        else if (!strcmp(a, "--seed")) { INT(0, INT64_MAX); o->sampling.seed = (uint64_t)iv; }
+        else if (!strcmp(a, "--ctx")) { INT(1, INT32_MAX); o->ctx.n_ctx = (uint32_t)iv; }
+        else if (!strcmp(a, "--batch")) { INT(1, 1 << 16); o->ctx.n_batch = (int32_t)iv; }
+        else if (!strcmp(a, "--kv-type")) { VALUE(); int rc = parse_kv_type(v, &o->ctx.kv_type); if (rc) return rc; }
+        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { INT(1, 1024); o->ctx.n_threads = (int32_t)iv; }
+        else if (!strcmp(a, "--special")) o->special = true;
+        else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
+        else if (!strcmp(a, "--print-ids")) o->print_ids = true;
+        else if (!strcmp(a, "--no-display-prompt")) o->display_prompt = false;
+        else return cli_error("run", CLI_USAGE, "unknown option '%s' (see llamac run --help)", a);
+#undef VALUE
+#undef INT
+#undef FLT
+    }
+    if (!o->model) return cli_error("run", CLI_USAGE, "no model given: use -m FILE (see llamac run --help)");
+    if (o->prompt && o->prompt_file) return cli_error("run", CLI_USAGE, "give either -p or -f, not both");
+    return CLI_OK;
+}
+
+/* Tokenizes the prompt into a malloc'd array. */
+static llamac_token *tokenize_prompt(const llamac_model *model, const char *text, size_t len, bool special,
+                                     int64_t *n_out) {
+    llamac_error err = {{0}};
+    int flags = LLAMAC_TOKENIZE_ADD_SPECIAL | (special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0);
+    int64_t n = llamac_tokenize(model, text, len, NULL, 0, flags, &err);
+    if (n < 0) { cli_error("run", CLI_FAIL, "tokenizing the prompt: %s", err.msg); return NULL; }
+    llamac_token *toks = malloc(sizeof *toks * (size_t)(n > 0 ? n : 1));
+    if (!toks) { cli_error("run", CLI_FAIL, "out of memory"); return NULL; }
+    llamac_tokenize(model, text, len, toks, n, flags, &err);
+    *n_out = n;
+    return toks;
+}
+
+static void print_ids(const char *label, const llamac_token *ids, int64_t n) {
+    fprintf(stderr, "%s:", label);
+    for (int64_t i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+    fputc('\n', stderr);
+}
+
+typedef struct run_state {
+    llamac_model *model;
+    llamac_context *ctx;
+    llamac_sampler *sampler;
+    llamac_detokenizer *detok;
+    llamac_token *prompt;
+    llamac_token *generated;
+    char *prompt_text;
+} run_state;
+
+static void run_state_free(run_state *s) {
+    llamac_detokenizer_free(s->detok);
+    llamac_sampler_free(s->sampler);
+    llamac_context_free(s->ctx);
+    llamac_model_free(s->model);
+    free(s->prompt);
+    free(s->generated);
+    free(s->prompt_text);
+}
+
+static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_t t_load_us) {
+    llamac_error err = {{0}};
+    const int64_t n_ctx = llamac_n_ctx(s->ctx);
+    int64_t n_max = o->n_predict < 0 ? n_ctx - n_prompt : o->n_predict;
+    if (n_max > n_ctx - n_prompt) n_max = n_ctx - n_prompt;
+    s->generated = malloc(sizeof(llamac_token) * (size_t)(n_max > 0 ? n_max : 1));
+    if (!s->generated) return cli_error("run", CLI_FAIL, "out of memory");
+
+    /* echo the prompt as the tokenizer sees it; this also primes the
+     * detokenizer (a leading space after BOS is dropped, not after text) */
+    for (int64_t i = 0; i < n_prompt; i++) {
+        llamac_sampler_accept(s->sampler, s->prompt[i]);
+        size_t len;
+        const char *text = llamac_detokenizer_push(s->detok, s->prompt[i], &len);
+        if (o->display_prompt) fwrite(text, 1, len, stdout);
+    }
+    int64_t t0 = llamac_time_us();
+    if (llamac_decode(s->ctx, s->prompt, (int32_t)n_prompt, false, &err) < 0)
+        return cli_error("run", CLI_FAIL, "%s", err.msg);
+    int64_t t_prompt_us = llamac_time_us() - t0;
+
+    int64_t n_gen = 0;
+    t0 = llamac_time_us();
+    while (n_gen < n_max) {
+        llamac_token tok = llamac_sampler_sample(s->sampler, llamac_logits(s->ctx, -1));
+        s->generated[n_gen++] = tok;
+        llamac_sampler_accept(s->sampler, tok);
+        if (!o->ignore_eos && llamac_token_is_eog(s->model, tok)) break;
+        size_t len;
+        const char *text = llamac_detokenizer_push(s->detok, tok, &len);
+        fwrite(text, 1, len, stdout);
+        fflush(stdout);
+        if (n_gen == n_max) break;
+        if (llamac_decode(s->ctx, &tok, 1, false, &err) < 0)
+            return cli_error("run", CLI_FAIL, "%s", err.msg);
+    }
+    int64_t t_gen_us = llamac_time_us() - t0;
+    size_t len;
+    const char *rest = llamac_detokenizer_flush(s->detok, &len);
+    fwrite(rest, 1, len, stdout);
+    fputc('\n', stdout);
+    fflush(stdout);
+
+    if (o->print_ids) {
+        print_ids("prompt ids", s->prompt, n_prompt);
+        print_ids("generated ids", s->generated, n_gen);
+    }
+    fprintf(stderr, "llamac: load %.1f ms | prompt %lld tokens, %.1f tok/s | generated %lld tokens, %.1f tok/s\n",
+            (double)t_load_us / 1e3, (long long)n_prompt,
+            t_prompt_us > 0 ? (double)n_prompt * 1e6 / (double)t_prompt_us : 0.0, (long long)n_gen,
+            t_gen_us > 0 ? (double)n_gen * 1e6 / (double)t_gen_us : 0.0);
+    if (n_gen == n_max && o->n_predict < 0)
+        fprintf(stderr, "llamac: stopped: the context of %lld tokens is full\n", (long long)n_ctx);
+    return CLI_OK;
+}
+
+int cmd_run(int argc, char **argv) {
+    run_options o = {0};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0 ? CLI_OK : rc;
+
+    run_state s = {0};
+    size_t prompt_len = 0;
+    if (o.prompt_file) {
+        s.prompt_text = cli_read_file("run", o.prompt_file, &prompt_len);
+        if (!s.prompt_text) return CLI_FAIL;
+    } else if (o.prompt) {
+        prompt_len = strlen(o.prompt);
+    }
+    const char *prompt = o.prompt_file ? s.prompt_text : (o.prompt ? o.prompt : "");
+
+    llamac_error err = {{0}};
+    int64_t t0 = llamac_time_us();
+    cli_progress bar;
+    cli_progress_init(&bar, "loading");
+    llamac_model_params mp = llamac_model_default_params();
+    mp.progress = cli_progress_update;
+    mp.progress_user = &bar;
+    s.model = llamac_model_load(o.model, &mp, &err);
+    cli_progress_done(&bar);
+    if (!s.model) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }
+    s.ctx = llamac_context_create(s.model, &o.ctx, &err);
+    if (!s.ctx) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }
+    int64_t t_load_us = llamac_time_us() - t0;
+
+    int64_t n_prompt = 0;
+    s.prompt = tokenize_prompt(s.model, prompt, prompt_len, o.special, &n_prompt);
+    if (!s.prompt) { run_state_free(&s); return CLI_FAIL; }
+    if (n_prompt == 0) {
+        /* a model that adds no BOS still needs one token to start from */
+        llamac_token bos = llamac_token_bos(s.model);
+        if (bos < 0) { run_state_free(&s); return cli_error("run", CLI_USAGE, "empty prompt and the model has no BOS token"); }
+        s.prompt[0] = bos;
+        n_prompt = 1;
+    }
+    if (n_prompt >= (int64_t)llamac_n_ctx(s.ctx)) {
+        rc = cli_error("run", CLI_USAGE, "the prompt is %lld tokens, which does not fit the context of %u tokens "
+                       "(use --ctx to enlarge it, up to the model's limit)", (long long)n_prompt, llamac_n_ctx(s.ctx));
+        run_state_free(&s);
+        return rc;
+    }
+    s.sampler = llamac_sampler_create(&o.sampling, llamac_n_vocab(s.model));
+    s.detok = llamac_detokenizer_create(s.model);
+    if (!s.sampler || !s.detok) { run_state_free(&s); return cli_error("run", CLI_FAIL, "out of memory"); }
+    rc = generate(&o, &s, n_prompt, t_load_us);
+    run_state_free(&s);
+    return rc;
+}
