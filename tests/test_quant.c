@@ -10,7 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 
-#include "quant/quant.h"
+#include "quant/types.h"
 #include "test_util.h"
 
 /* ================================================================ table */

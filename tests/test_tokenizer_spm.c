@@ -136,7 +136,8 @@ static void test_stories_prompts(void) {
     int n = 0, ok = 0;
     const cJSON *c;
     lc_tokens t = {0};
-    cJSON_ArrayForEach(c, root ? cJSON_GetObjectItem(root, "cases") : NULL) {
+    const cJSON *cases = root ? cJSON_GetObjectItem(root, "cases") : NULL;
+    cJSON_ArrayForEach(c, cases) {
         const cJSON *prompt = cJSON_GetObjectItem(c, "prompt");
         const cJSON *ids = cJSON_GetObjectItem(c, "prompt_ids");
         if (!v || !cJSON_IsString(prompt) || !cJSON_IsArray(ids)) continue;
@@ -198,7 +199,14 @@ static void test_round_trip(const lc_vocab *v, const char *what) {
         want.len = 0;
         if (s.len) rs_put(&want, " ", 1);
         rs_put(&want, s.p, s.len);
-        if (!(rc == 0 && dec.len == want.len && memcmp(dec.p, want.p, want.len) == 0)) bad_bytes++;
+        if (!(rc == 0 && dec.len == want.len && memcmp(dec.p, want.p, want.len) == 0) &&
+            bad_bytes++ < 3) {
+            fprintf(stderr, "%s: bytes round trip %d:", what, i);
+            for (size_t k = 0; k < s.len; k++) fprintf(stderr, " %02x", (uint8_t)s.p[k]);
+            fprintf(stderr, " ->");
+            for (size_t k = 0; k < dec.len; k++) fprintf(stderr, " %02x", (uint8_t)dec.p[k]);
+            fputc('\n', stderr);
+        }
     }
     CHECKF(bad == 0, "%s: %d of 10000 round trips differ", what, bad);
     CHECKF(bad_stream == 0, "%s: %d of 10000 detokenizer round trips differ", what, bad_stream);
@@ -257,7 +265,7 @@ static void test_special_tokens(const lc_vocab *v) {
     CHECK(n == 0 && lc_vocab_token_text(v, -1, NULL) == NULL);
     CHECK(lc_vocab_is_eog(v, 2) && !lc_vocab_is_eog(v, 1) && !lc_vocab_is_eog(v, 32000));
     CHECK(lc_vocab_bos(v) == 1 && lc_vocab_eos(v) == 2 && lc_vocab_eot(v) == -1);
-    CHECK(lc_vocab_find(v, "\xE2\x96\x81the", 5) == 278);
+    CHECK(lc_vocab_find(v, "\xE2\x96\x81the", 6) == 278);
     lc_tokens_free(&t);
     lc_tokens_free(&a);
     lc_tokens_free(&b);

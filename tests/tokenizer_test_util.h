@@ -32,7 +32,7 @@ typedef struct tv_set {
     size_t n;
 } tv_set;
 
-static void tv_free(tv_set *s) {
+static inline void tv_free(tv_set *s) {
     for (size_t i = 0; i < s->n; i++) free(s->cases[i].ids);
     free(s->cases);
     free(s->inp);
@@ -42,7 +42,7 @@ static void tv_free(tv_set *s) {
 
 /* The format of tests/data/tokenizer-vectors/README.md: .inp split at
  * "\n__ggml_vocab_test__\n", .out one line of space-separated ids per test. */
-static int tv_load(const char *base, tv_set *s) {
+static inline int tv_load(const char *base, tv_set *s) {
     static const char SEP[] = "\n__ggml_vocab_test__\n";
     char path[512];
     size_t inp_len, out_len;
@@ -80,18 +80,18 @@ static int tv_load(const char *base, tv_set *s) {
     return 0;
 }
 
-static bool ids_equal(const lc_tokens *t, const int32_t *ids, size_t n) {
+static inline bool ids_equal(const lc_tokens *t, const int32_t *ids, size_t n) {
     return t->n == n && (n == 0 || memcmp(t->ids, ids, n * sizeof *ids) == 0);
 }
 
-static void print_ids(const char *what, const int32_t *ids, size_t n) {
+static inline void print_ids(const char *what, const int32_t *ids, size_t n) {
     fprintf(stderr, "  %s:", what);
     for (size_t i = 0; i < n; i++) fprintf(stderr, " %d", (int)ids[i]);
     fputc('\n', stderr);
 }
 
 /* Runs every vector; returns the number that passed. */
-static size_t tv_run(const lc_vocab *v, const tv_set *s, const char *name) {
+static inline size_t tv_run(const lc_vocab *v, const tv_set *s, const char *name) {
     size_t passed = 0;
     lc_tokens t = {0};
     for (size_t i = 0; i < s->n; i++) {
@@ -117,7 +117,7 @@ typedef struct rstr {
     size_t len, cap;
 } rstr;
 
-static void rs_put(rstr *s, const void *src, size_t n) {
+static inline void rs_put(rstr *s, const void *src, size_t n) {
     if (s->len + n + 1 > s->cap) {
         s->cap = (s->len + n + 1) * 2;
         s->p = realloc(s->p, s->cap);
@@ -127,7 +127,7 @@ static void rs_put(rstr *s, const void *src, size_t n) {
     s->p[s->len] = 0;
 }
 
-static void rs_put_cp(rstr *s, uint32_t cp) {
+static inline void rs_put_cp(rstr *s, uint32_t cp) {
     char b[4];
     size_t n;
     if (cp < 0x80) { b[0] = (char)cp; n = 1; }
@@ -146,7 +146,7 @@ static void rs_put_cp(rstr *s, uint32_t cp) {
  * digits, whitespace runs (tabs, newlines, CR, NBSP, U+0085, U+3000),
  * control characters, Latin-1, Greek, Cyrillic, Arabic, Devanagari,
  * Khmer, CJK, Hangul, emoji with ZWJ and variation selectors. */
-static uint32_t random_cp(uint64_t *rng) {
+static inline uint32_t random_cp(uint64_t *rng) {
     static const uint32_t ranges[][2] = {
         {'a', 'z'}, {'A', 'Z'}, {'0', '9'}, {0x21, 0x2F}, {0x3A, 0x40}, {0x01, 0x1F},
         {0xA0, 0xFF}, {0x391, 0x3C9}, {0x410, 0x44F}, {0x621, 0x64A}, {0x905, 0x939},
@@ -166,7 +166,7 @@ static uint32_t random_cp(uint64_t *rng) {
 
 /* A valid UTF-8 string of up to max_cps code points. When no_space_mark,
  * U+2581 never appears (SPM decodes it as a space). */
-static void random_text(uint64_t *rng, rstr *s, size_t max_cps) {
+static inline void random_text(uint64_t *rng, rstr *s, size_t max_cps) {
     s->len = 0;
     rs_put(s, "", 0);
     size_t n = (size_t)(lc_test_rand(rng) % (max_cps + 1));
@@ -183,7 +183,7 @@ static void random_text(uint64_t *rng, rstr *s, size_t max_cps) {
 
 /* Random bytes biased toward UTF-8 lead/continuation bytes, so most
  * strings hold invalid sequences. */
-static void random_bytes(uint64_t *rng, rstr *s, size_t max_len) {
+static inline void random_bytes(uint64_t *rng, rstr *s, size_t max_len) {
     static const uint8_t interesting[] = {0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED,
                                           0xEF, 0xF0, 0xF4, 0xF5, 0xFF, 0x00, ' ', 'a', '\n'};
     s->len = 0;
@@ -197,7 +197,7 @@ static void random_bytes(uint64_t *rng, rstr *s, size_t max_len) {
 }
 
 /* Concatenated pieces (no special rendering). */
-static void decode_pieces(const lc_vocab *v, const lc_tokens *t, rstr *out) {
+static inline void decode_pieces(const lc_vocab *v, const lc_tokens *t, rstr *out) {
     out->len = 0;
     rs_put(out, "", 0);
     for (size_t i = 0; i < t->n; i++) {
@@ -207,7 +207,7 @@ static void decode_pieces(const lc_vocab *v, const lc_tokens *t, rstr *out) {
     }
 }
 
-static double now_seconds(void) {
+static inline double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -215,14 +215,14 @@ static double now_seconds(void) {
 
 /* ------------------------------------------------------------- files */
 
-static int write_file(const char *path, const void *data, size_t n) {
+static inline int write_file(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return -1;
     size_t w = fwrite(data, 1, n, f);
     return fclose(f) == 0 && w == n ? 0 : -1;
 }
 
-static int copy_file(const char *from, const char *to) {
+static inline int copy_file(const char *from, const char *to) {
     size_t n;
     char *data = lc_test_read_file(from, &n);
     if (!data) return -1;
@@ -232,7 +232,7 @@ static int copy_file(const char *from, const char *to) {
 }
 
 /* Removes a flat folder made by a test. */
-static void remove_dir(const char *dir) {
+static inline void remove_dir(const char *dir) {
     DIR *d = opendir(dir);
     if (!d) return;
     struct dirent *e;
@@ -246,7 +246,7 @@ static void remove_dir(const char *dir) {
     rmdir(dir);
 }
 
-static lc_vocab *open_gguf_vocab(const char *path) {
+static inline lc_vocab *open_gguf_vocab(const char *path) {
     gguf_file *f = NULL;
     lc_vocab *v = NULL;
     llamac_error err = {{0}};

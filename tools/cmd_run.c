@@ -30,6 +30,13 @@ static const char usage_text[] =
     "      --kv-type TYPE      KV cache type: f16 (default) or f32\n"
     "  -t, --threads N         threads (default: physical cores)\n"
     "      --special           parse special-token text (e.g. <|eot_id|>) in the prompt\n"
+    "      --chat              wrap the prompt in the model's chat template as one user\n"
+    "                          turn and print only the reply (instruct models)\n"
+    "      --system TEXT       system message for --chat\n"
+    "      --chat-template NAME  template for --chat: llama3, llama3.1 or llama2\n"
+    "                          (default: recognized from the model's metadata)\n"
+    "      --stop TEXT         stop when TEXT appears in the output (not printed);\n"
+    "                          may be repeated\n"
     "      --ignore-eos        keep generating past end-of-generation tokens\n"
     "      --no-display-prompt do not echo the prompt before the generated text\n"
     "      --print-ids         after generating, print all token ids to stderr\n"
@@ -42,7 +49,11 @@ typedef struct run_options {
     int64_t n_predict;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
-    bool special, ignore_eos, print_ids, display_prompt;
+    bool special, ignore_eos, print_ids, display_prompt, chat;
+    const char *system;
+    const char *chat_template;
+    const char *stops[16];
+    size_t n_stops;
 } run_options;
 
 static int parse_kv_type(const char *s, int *out) {
@@ -82,6 +93,15 @@ static int parse_args(int argc, char **argv, run_options *o) {
         else if (!strcmp(a, "--kv-type")) { VALUE(); int rc = parse_kv_type(v, &o->ctx.kv_type); if (rc) return rc; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { INT(1, 1024); o->ctx.n_threads = (int32_t)iv; }
         else if (!strcmp(a, "--special")) o->special = true;
+        else if (!strcmp(a, "--chat")) o->chat = true;
+        else if (!strcmp(a, "--system")) { VALUE(); o->system = v; }
+        else if (!strcmp(a, "--chat-template")) { VALUE(); o->chat_template = v; }
+        else if (!strcmp(a, "--stop")) {
+            VALUE();
+            if (o->n_stops == sizeof o->stops / sizeof o->stops[0])
+                return cli_error("run", CLI_USAGE, "at most %zu --stop strings", o->n_stops);
+            o->stops[o->n_stops++] = v;
+        }
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
         else if (!strcmp(a, "--print-ids")) o->print_ids = true;
         else if (!strcmp(a, "--no-display-prompt")) o->display_prompt = false;
@@ -92,14 +112,44 @@ static int parse_args(int argc, char **argv, run_options *o) {
     }
     if (!o->model) return cli_error("run", CLI_USAGE, "no model given: use -m FILE (see llamac run --help)");
     if (o->prompt && o->prompt_file) return cli_error("run", CLI_USAGE, "give either -p or -f, not both");
+    if ((o->system || o->chat_template) && !o->chat)
+        return cli_error("run", CLI_USAGE, "--system and --chat-template need --chat");
+    if (o->chat) o->display_prompt = false;
     return CLI_OK;
 }
 
+/* Renders the prompt as one user turn (after an optional system message)
+ * of the model's chat template. Returns a malloc'd string or NULL. */
+static char *render_chat(const run_options *o, const llamac_model *model, const char *prompt, size_t *len) {
+    const char *name = o->chat_template ? o->chat_template : llamac_chat_template_detect(model);
+    if (!name) {
+        size_t n_names;
+        const char *const *names = llamac_chat_template_names(&n_names);
+        char list[256] = "";
+        for (size_t i = 0; i < n_names; i++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+        cli_error("run", CLI_USAGE, "the model has no chat template llamac recognizes; choose one with "
+                  "--chat-template (%s)", list);
+        return NULL;
+    }
+    llamac_chat_message msgs[2];
+    size_t n = 0;
+    if (o->system) msgs[n++] = (llamac_chat_message){"system", o->system};
+    msgs[n++] = (llamac_chat_message){"user", prompt};
+    llamac_error err = {{0}};
+    int64_t need = llamac_chat_render(name, msgs, n, true, NULL, 0, &err);
+    char *buf = need >= 0 ? malloc((size_t)need + 1) : NULL;
+    if (need < 0) { cli_error("run", CLI_USAGE, "%s", err.msg); return NULL; }
+    if (!buf) { cli_error("run", CLI_FAIL, "out of memory"); return NULL; }
+    llamac_chat_render(name, msgs, n, true, buf, (size_t)need + 1, &err);
+    *len = (size_t)need;
+    return buf;
+}
+
 /* Tokenizes the prompt into a malloc'd array. */
-static llamac_token *tokenize_prompt(const llamac_model *model, const char *text, size_t len, bool special,
+static llamac_token *tokenize_prompt(const llamac_model *model, const char *text, size_t len, int flags,
                                      int64_t *n_out) {
     llamac_error err = {{0}};
-    int flags = LLAMAC_TOKENIZE_ADD_SPECIAL | (special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0);
     int64_t n = llamac_tokenize(model, text, len, NULL, 0, flags, &err);
     if (n < 0) { cli_error("run", CLI_FAIL, "tokenizing the prompt: %s", err.msg); return NULL; }
     llamac_token *toks = malloc(sizeof *toks * (size_t)(n > 0 ? n : 1));
@@ -120,6 +170,7 @@ typedef struct run_state {
     llamac_context *ctx;
     llamac_sampler *sampler;
     llamac_detokenizer *detok;
+    llamac_stop *stop;
     llamac_token *prompt;
     llamac_token *generated;
     char *prompt_text;
@@ -127,6 +178,7 @@ typedef struct run_state {
 
 static void run_state_free(run_state *s) {
     llamac_detokenizer_free(s->detok);
+    llamac_stop_free(s->stop);
     llamac_sampler_free(s->sampler);
     llamac_context_free(s->ctx);
     llamac_model_free(s->model);
@@ -163,18 +215,24 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
         s->generated[n_gen++] = tok;
         llamac_sampler_accept(s->sampler, tok);
         if (!o->ignore_eos && llamac_token_is_eog(s->model, tok)) break;
-        size_t len;
-        const char *text = llamac_detokenizer_push(s->detok, tok, &len);
-        fwrite(text, 1, len, stdout);
+        size_t len, out_len;
+        const char *text = llamac_detokenizer_push(s->detok, tok, &len), *out;
+        int stopped = llamac_stop_feed(s->stop, text, len, &out, &out_len, &err);
+        if (stopped < 0) return cli_error("run", CLI_FAIL, "%s", err.msg);
+        fwrite(out, 1, out_len, stdout);
         fflush(stdout);
-        if (n_gen == n_max) break;
+        if (stopped || n_gen == n_max) break;
         if (llamac_decode(s->ctx, &tok, 1, false, &err) < 0)
             return cli_error("run", CLI_FAIL, "%s", err.msg);
     }
     int64_t t_gen_us = llamac_time_us() - t0;
-    size_t len;
-    const char *rest = llamac_detokenizer_flush(s->detok, &len);
-    fwrite(rest, 1, len, stdout);
+    size_t len, out_len;
+    const char *rest = llamac_detokenizer_flush(s->detok, &len), *out;
+    if (llamac_stop_feed(s->stop, rest, len, &out, &out_len, &err) < 0)
+        return cli_error("run", CLI_FAIL, "%s", err.msg);
+    fwrite(out, 1, out_len, stdout);
+    out = llamac_stop_flush(s->stop, &out_len);
+    fwrite(out, 1, out_len, stdout);
     fputc('\n', stdout);
     fflush(stdout);
 
@@ -205,6 +263,8 @@ int cmd_run(int argc, char **argv) {
         prompt_len = strlen(o.prompt);
     }
     const char *prompt = o.prompt_file ? s.prompt_text : (o.prompt ? o.prompt : "");
+    if (o.chat && memchr(prompt, 0, prompt_len))
+        return free(s.prompt_text), cli_error("run", CLI_USAGE, "--chat prompts cannot contain NUL bytes");
 
     llamac_error err = {{0}};
     int64_t t0 = llamac_time_us();
@@ -221,7 +281,17 @@ int cmd_run(int argc, char **argv) {
     int64_t t_load_us = llamac_time_us() - t0;
 
     int64_t n_prompt = 0;
-    s.prompt = tokenize_prompt(s.model, prompt, prompt_len, o.special, &n_prompt);
+    int flags = LLAMAC_TOKENIZE_ADD_SPECIAL | (o.special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0);
+    if (o.chat) {
+        /* the rendered template carries its own BOS text */
+        char *rendered = render_chat(&o, s.model, prompt, &prompt_len);
+        if (!rendered) { run_state_free(&s); return CLI_USAGE; }
+        free(s.prompt_text);
+        s.prompt_text = rendered;
+        prompt = rendered;
+        flags = LLAMAC_TOKENIZE_PARSE_SPECIAL;
+    }
+    s.prompt = tokenize_prompt(s.model, prompt, prompt_len, flags, &n_prompt);
     if (!s.prompt) { run_state_free(&s); return CLI_FAIL; }
     if (n_prompt == 0) {
         /* a model that adds no BOS still needs one token to start from */
@@ -238,7 +308,8 @@ int cmd_run(int argc, char **argv) {
     }
     s.sampler = llamac_sampler_create(&o.sampling, llamac_n_vocab(s.model));
     s.detok = llamac_detokenizer_create(s.model);
-    if (!s.sampler || !s.detok) { run_state_free(&s); return cli_error("run", CLI_FAIL, "out of memory"); }
+    s.stop = llamac_stop_create(o.stops, o.n_stops, &err);
+    if (!s.sampler || !s.detok || !s.stop) { run_state_free(&s); return cli_error("run", CLI_FAIL, "out of memory"); }
     rc = generate(&o, &s, n_prompt, t_load_us);
     run_state_free(&s);
     return rc;

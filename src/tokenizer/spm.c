@@ -36,6 +36,18 @@ static char *escape_spaces(const char *text, size_t len, bool add_prefix, size_t
     return buf;
 }
 
+/* One symbol per UTF-8 character. llama.cpp takes the length from the lead
+ * byte alone, which on invalid input lets a stray lead byte swallow the
+ * following bytes (even half of a '▁', which then decodes as raw bytes
+ * instead of a space). Taking each byte of an invalid or truncated
+ * sequence as its own symbol gives the same tokens on valid UTF-8 and
+ * makes invalid input round-trip through byte tokens. */
+static size_t char_len(const char *s, size_t n) {
+    uint32_t cp;
+    int k = lc_utf8_decode((const uint8_t *)s, n, &cp);
+    return k > 0 ? (size_t)k : 1;
+}
+
 static int emit_bytes(const lc_vocab *v, const char *s, size_t n, lc_tokens *out,
                       llamac_error *err) {
     for (size_t i = 0; i < n; i++) {
@@ -72,8 +84,7 @@ int lc_spm_encode(const lc_vocab *v, lc_merge_session *s, const char *text, size
     lc_merge_session_reset(s, buf);
     int rc = 0;
     for (size_t pos = 0; rc == 0 && pos < n;) {
-        size_t clen = lc_utf8_lead_len((uint8_t)buf[pos]);
-        if (clen > n - pos) clen = n - pos; /* a truncated last character */
+        size_t clen = char_len(buf + pos, n - pos);
         /* id -1: looked up when emitted, unless a merge sets it */
         rc = lc_merge_session_add_symbol(s, (uint32_t)pos, (uint32_t)clen, -1);
         pos += clen;

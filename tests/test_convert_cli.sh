@@ -103,5 +103,5 @@ check "requantize refused with the reason" grep -q "is already q.*--allow-requan
 check "refused: no output" test ! -e "$T/o/s-q8_0.gguf"
 run 0 quantize "$T/o/s-q4_0.gguf" "$T/o/s-q8_0.gguf" q8_0 --allow-requantize -q
 
-echo "test_convert.sh: $checks checks, $fails failed" >&2
+echo "test_convert_cli.sh: $checks checks, $fails failed" >&2
 [ "$fails" -eq 0 ]
