@@ -1,14 +1,19 @@
-/* Chat templates: the golden Llama 3.1 renderings (text, and ids when the
- * tokenizer can be loaded from tokenizer.json), hand-checked Llama 3.0 and
+/* Chat templates: the golden Llama 3.1 renderings (text, and ids through
+ * the tokenizer loaded from tokenizer.json), hand-checked Llama 3.0 and
  * Llama 2 / CodeLlama renderings from formats.md section 7, Jinja-style
  * trimming, snprintf-like sizing, error cases, and template detection from
  * the official template strings. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "chat/template.h"
+#include "format/gguf.h"
 #include "llamac.h"
 #include "test_util.h"
+#include "tokenizer/tokenizer_data.h"
+#include "tokenizer/vocab.h"
 
 /* ------------------------------------------------- a small JSON reader */
 
@@ -197,7 +202,31 @@ static void check_render(const char *name, const llamac_chat_message *m, size_t 
 
 /* ---------------------------------------------------------------- tests */
 
-static void test_llama31_golden(void) {
+/* The Llama 3.1 tokenizer from tokenizer.json (NULL, after a failed
+ * CHECK, when it cannot be loaded). */
+static lc_vocab *create_vocab(const lc_tokenizer_data *data) {
+    llamac_error err = {{0}};
+    lc_vocab *v = NULL;
+    int rc = lc_vocab_create(data, &v, &err);
+    CHECKF(rc == 0, "vocab: %s", err.msg);
+    return rc == 0 ? v : NULL;
+}
+
+/* The rendered text, tokenized as the header says (special tokens parsed,
+ * no BOS added), gives exactly the golden ids. */
+static void check_ids(const lc_vocab *v, const char *text, const json *ids, const char *name) {
+    lc_tokens toks = {0};
+    llamac_error err = {{0}};
+    int rc = lc_vocab_encode(v, text, strlen(text), LLAMAC_TOKENIZE_PARSE_SPECIAL, &toks, &err);
+    CHECKF(rc == 0, "%s: %s", name, err.msg);
+    bool same = rc == 0 && ids && ids->type == J_ARR && toks.n == ids->n;
+    for (size_t i = 0; same && i < toks.n; i++) same = toks.ids[i] == (int32_t)ids->items[i].num;
+    CHECKF(same, "%s: ids differ (%zu ids, golden %zu)", name, toks.n, ids ? ids->n : 0);
+    lc_tokens_free(&toks);
+}
+
+static void test_llama31_golden(const lc_tokenizer_data *llama31) {
+    lc_vocab *vocab = llama31 ? create_vocab(llama31) : NULL;
     json doc;
     bool ok = json_parse_file("data/llama3.1/chat_template_examples.json", &doc);
     CHECK(ok);
@@ -215,10 +244,15 @@ static void test_llama31_golden(void) {
             m[i].content = json_get(&msgs->items[i], "content")->str;
         }
         check_render("llama3.1", m, msgs->n, gen->num != 0, want->str);
+        char *got = render("llama3.1", m, msgs->n, gen->num != 0, NULL);
+        const json *name = json_get(&ex->items[e], "name");
+        if (vocab && got) check_ids(vocab, got, json_get(&ex->items[e], "token_ids"), name ? name->str : "?");
+        free(got);
         n_checked++;
     }
     CHECK(n_checked == 3);
     json_free(&doc);
+    lc_vocab_free(vocab);
 }
 
 static void test_llama31_rules(void) {
@@ -390,13 +424,74 @@ static void test_detect(void) {
     CHECK(llamac_chat_template_detect(NULL) == NULL);
 }
 
+/* Writes a vocabulary-only GGUF with `chat_template` (NULL: none), loads
+ * it as a model and returns what llamac_chat_template_detect says. */
+static const char *detect_through_gguf(lc_tokenizer_data *data, const char *chat_template,
+                                       const char *dir) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/vocab.gguf", dir);
+    char *saved = data->chat_template;
+    data->chat_template = (char *)chat_template;
+    llamac_error err = {{0}};
+    gguf_writer *w = gguf_writer_create();
+    bool ok = w && gguf_writer_add_str(w, "general.architecture", "llama", 5) == 0 &&
+              lc_tokenizer_data_write_gguf(data, w) == 0 && gguf_writer_begin(w, path, &err) == 0 &&
+              gguf_writer_finish(w, &err) == 0;
+    gguf_writer_free(w);
+    data->chat_template = saved;
+    CHECKF(ok, "writing %s: %s", path, err.msg);
+    llamac_model_params mp = llamac_model_default_params();
+    mp.vocab_only = true;
+    llamac_model *model = ok ? llamac_model_load(path, &mp, &err) : NULL;
+    CHECKF(!ok || model, "loading %s: %s", path, err.msg);
+    const char *name = model ? llamac_chat_template_detect(model) : "(no model)";
+    llamac_model_free(model);
+    remove(path);
+    return name;
+}
+
+static bool same_name(const char *got, const char *want) {
+    return got == want || (got && want && !strcmp(got, want));
+}
+
+static void test_detect_models(lc_tokenizer_data *llama31) {
+    char dir[] = "/tmp/llamac_chat_template_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    if (llama31) {
+        const char *n = detect_through_gguf(llama31, llama31->chat_template, dir);
+        CHECKF(same_name(n, "llama3.1"), "Llama 3.1 GGUF -> %s", n ? n : "NULL");
+    }
+    lc_tokenizer_data spm;
+    lc_tokenizer_data_init(&spm);
+    llamac_error err = {{0}};
+    int rc = lc_tokenizer_data_from_spm_model("data/llama2/tokenizer.model", &spm, &err);
+    CHECKF(rc == 0, "data/llama2/tokenizer.model: %s", err.msg);
+    if (rc == 0) {
+        const char *n = detect_through_gguf(&spm, LLAMA2_TEMPLATE, dir);
+        CHECKF(same_name(n, "llama2"), "Llama 2 GGUF -> %s", n ? n : "NULL");
+        n = detect_through_gguf(&spm, CHATML_TEMPLATE, dir);
+        CHECKF(same_name(n, NULL), "ChatML GGUF -> %s", n ? n : "NULL");
+        n = detect_through_gguf(&spm, NULL, dir);
+        CHECKF(same_name(n, NULL), "GGUF without a template -> %s", n ? n : "NULL");
+    }
+    lc_tokenizer_data_free(&spm);
+    rmdir(dir);
+}
+
 int main(void) {
-    test_llama31_golden();
+    lc_tokenizer_data llama31;
+    lc_tokenizer_data_init(&llama31);
+    llamac_error err = {{0}};
+    bool have31 = lc_tokenizer_data_from_hf_dir("data/llama3.1", 0, &llama31, &err) == 0;
+    CHECKF(have31, "data/llama3.1: %s", err.msg);
+    test_llama31_golden(have31 ? &llama31 : NULL);
     test_llama31_rules();
     test_llama3();
     test_llama2();
     test_sizing_and_errors();
     test_whitespace();
     test_detect();
+    test_detect_models(have31 ? &llama31 : NULL);
+    lc_tokenizer_data_free(&llama31);
     return TEST_SUMMARY("test_chat_template");
 }

@@ -746,6 +746,19 @@ static void test_public_api(void) {
 
 /* ----------------------------------------------------------------- corpus */
 
+/* The committed fuzzing seeds must stay valid files. */
+static void test_seed_corpus(void) {
+    const char *seeds[] = {"fuzz/corpus_gguf/all_value_types.gguf", "fuzz/corpus_gguf/tensors_align32.gguf",
+                           "fuzz/corpus_gguf/tensors_align64.gguf"};
+    for (size_t i = 0; i < 3; i++) {
+        gguf_file *f = NULL;
+        llamac_error err = {{0}};
+        CHECKF(gguf_open(seeds[i], &f, &err) == 0, "%s", err.msg);
+        if (f && i > 0) check_tensor_file(f, i == 1 ? 32 : 64);
+        gguf_close(f);
+    }
+}
+
 static int write_corpus(const char *dir) {
     llamac_error err = {{0}};
     char path[512];
@@ -783,6 +796,7 @@ int main(int argc, char **argv) {
     test_stories();
     test_vocab_only();
     test_public_api();
+    test_seed_corpus();
     clear_tmp_dir();
     rmdir(tmp_dir);
     return TEST_SUMMARY("test_gguf");

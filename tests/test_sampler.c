@@ -211,6 +211,52 @@ static void test_top_p_min_p(void) {
     llamac_sampler_free(s);
 }
 
+static int compare_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* top-p over a large vocabulary (the path that avoids a full sort): the
+ * tokens drawn are exactly the best-first prefix whose softmax mass first
+ * reaches top_p, computed here by sorting. A high temperature makes every
+ * member likely to be drawn. */
+static void test_top_p_large_vocab(void) {
+    enum { V = 5000, DRAWS = 40000 };
+    static float logits[V], sorted[V];
+    static int counts[V];
+    uint64_t rs = 31337;
+    for (int i = 0; i < V; i++) logits[i] = lc_test_randf(&rs) * 6.0f + (i % 97 == 0 ? 4.0f : 0.0f);
+    const float top_ps[3] = {0.3f, 0.6f, 0.9f};
+    for (int t = 0; t < 3; t++) {
+        memcpy(sorted, logits, sizeof sorted);
+        qsort(sorted, V, sizeof *sorted, compare_desc);
+        double z = 0.0, cum = 0.0;
+        for (int i = 0; i < V; i++) z += exp((double)sorted[i] - sorted[0]);
+        int keep = 0;
+        while (keep < V && cum < top_ps[t]) cum += exp((double)sorted[keep++] - sorted[0]) / z;
+        float threshold = sorted[keep - 1]; /* logits are distinct here */
+        llamac_sampler_params p = params_off(200.0f, 50 + (uint64_t)t);
+        p.top_p = top_ps[t];
+        llamac_sampler *s = llamac_sampler_create(&p, V);
+        count_draws(s, logits, V, DRAWS, counts);
+        int outside = 0, members = 0, missed = 0;
+        for (int i = 0; i < V; i++) {
+            if (logits[i] >= threshold) {
+                members++;
+                missed += counts[i] == 0;
+            } else {
+                outside += counts[i];
+            }
+        }
+        CHECKF(members == keep, "top-p %.1f: distinct logits expected", (double)top_ps[t]);
+        CHECKF(outside == 0, "top-p %.1f: %d draws outside the %d-token nucleus", (double)top_ps[t],
+               outside, keep);
+        CHECKF(keep > DRAWS / 20 || missed == 0, "top-p %.1f: %d of %d members never drawn",
+               (double)top_ps[t], missed, keep);
+        llamac_sampler_free(s);
+    }
+}
+
 /* Pearson chi-square of observed counts against softmax(logits / T). */
 static double chi_square(const int *counts, const float *logits, int n, double t, int draws) {
     double z = 0.0, chi = 0.0;
@@ -330,6 +376,7 @@ int main(void) {
     test_top_k_one_is_greedy();
     test_top_k_set();
     test_top_p_min_p();
+    test_top_p_large_vocab();
     test_distribution();
     test_repeat_penalty();
     test_masked();

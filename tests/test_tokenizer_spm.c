@@ -10,11 +10,13 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 
+#include "convert/llama2c.h"
 #include "tokenizer/tokenizer_data.h"
 
 #define SPM_GGUF "data/tokenizer-vectors/ggml-vocab-llama-spm.gguf"
 #define LLAMA2_MODEL "data/llama2/tokenizer.model"
 #define TOK512_MODEL "data/stories260K/tok512.model"
+#define TOK512_BIN "data/stories260K/tok512.bin"
 #define STORIES_GGUF "../models/stories260K.gguf"
 #define PROMPTS_JSON "data/stories260K/stories260K.prompts.expected.json"
 
@@ -123,6 +125,13 @@ static void test_tok512(const tv_set *vec) {
         lc_tokenizer_data_free(&gd);
         check_same_ids(mv, gv, vec, 3000, 7, "tok512.model vs stories260K.gguf ids");
     }
+    /* llama2.c's tokenizer.bin export of the same vocabulary (read by the
+     * llama2.c importer) describes the same tokens. */
+    lc_tokenizer_data bd;
+    llamac_error err = {{0}};
+    CHECKF(lc_llama2c_tokenizer_load(TOK512_BIN, 512, &bd, &err) == 0, "%s", err.msg);
+    if (bd.n_tokens == 512) check_same_vocab(&md, &bd, "tok512.model vs tok512.bin");
+    lc_tokenizer_data_free(&bd);
     lc_tokenizer_data_free(&md);
     lc_vocab_free(mv);
     lc_vocab_free(gv);
@@ -475,6 +484,87 @@ static void test_bad_metadata(void) {
           strstr(err.msg, "no-such-file"));
 }
 
+/* The public tokenizer API over a vocabulary-only model. */
+static void test_public_api(void) {
+    llamac_model_params mp = llamac_model_default_params();
+    mp.vocab_only = true;
+    llamac_error err = {{0}};
+    llamac_model *m = llamac_model_load(SPM_GGUF, &mp, &err);
+    CHECKF(m != NULL, "%s", err.msg);
+    if (!m) return;
+    const char *text = "Hello world";
+    llamac_token ids[4];
+    int64_t n = llamac_tokenize(m, text, strlen(text), ids, 4,
+                                LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL, &err);
+    CHECK(n == 3 && ids[0] == 1 && ids[1] == 15043 && ids[2] == 3186);
+    CHECK(llamac_tokenize(m, text, strlen(text), ids, 1, LLAMAC_TOKENIZE_ADD_SPECIAL, &err) == 3);
+    CHECK(llamac_tokenize(m, text, strlen(text), NULL, 0, 0, &err) == 2);
+    CHECK(llamac_tokenize(m, text, strlen(text), NULL, 5, 0, &err) == -1 && err.msg[0]);
+    char buf[16];
+    CHECK(llamac_token_to_piece(m, 15043, false, buf, sizeof buf) == 6 && strcmp(buf, " Hello") == 0);
+    CHECK(llamac_token_to_piece(m, 15043, false, buf, 3) == 6 && memcmp(buf, " He", 3) == 0);
+    CHECK(llamac_token_to_piece(m, 2, false, buf, sizeof buf) == 0);
+    CHECK(llamac_token_to_piece(m, 2, true, buf, sizeof buf) == 4 && strcmp(buf, "</s>") == 0);
+    CHECK(strcmp(llamac_token_text(m, 15043), "\xE2\x96\x81Hello") == 0);
+    CHECK(llamac_token_text(m, 32000) == NULL);
+    CHECK(llamac_n_vocab(m) == 32000 && llamac_token_bos(m) == 1 && llamac_token_eos(m) == 2);
+    CHECK(llamac_token_is_eog(m, 2) && !llamac_token_is_eog(m, 1) && llamac_add_bos(m));
+    llamac_detokenizer *d = llamac_detokenizer_create(m);
+    size_t len;
+    llamac_detokenizer_push(d, 1, &len);
+    const char *p = llamac_detokenizer_push(d, 15043, &len);
+    CHECK(d && len == 5 && strcmp(p, "Hello") == 0);
+    llamac_detokenizer_free(d);
+    llamac_model_free(m);
+}
+
+/* Tokenizer keys with wrong shapes or values in a GGUF file. */
+static void write_bad_gguf(const char *path, int variant) {
+    static const char *const texts[] = {"<unk>", "<s>", "</s>", "a"};
+    gguf_str strs[4];
+    for (int i = 0; i < 4; i++) strs[i] = (gguf_str){texts[i], strlen(texts[i])};
+    int32_t types[4] = {2, 3, 3, 1};
+    float scores[4] = {0, 0, 0, -1};
+    gguf_writer *w = gguf_writer_create();
+    gguf_writer_add_str(w, "tokenizer.ggml.model", "llama", 5);
+    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", strs, 4);
+    if (variant == 0) types[3] = 99;
+    gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", types, variant == 1 ? 3 : 4);
+    if (variant == 2) gguf_writer_add_str(w, "tokenizer.ggml.scores", "x", 1);
+    else gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", scores, 4);
+    gguf_writer_add_u32(w, "tokenizer.ggml.padding_token_id", variant == 3 ? 4 : 0xFFFFFFFFu);
+    gguf_writer_begin(w, path, NULL);
+    gguf_writer_finish(w, NULL);
+    gguf_writer_free(w);
+}
+
+static void test_bad_gguf(void) {
+    static const char *const needles[] = {"type 99", "token_type has 3 entries", "tokenizer.ggml.scores",
+                                          NULL};
+    char path[] = "/tmp/lc_tok_badgguf_XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    close(fd);
+    for (int variant = 0; variant < 4; variant++) {
+        write_bad_gguf(path, variant);
+        gguf_file *f = NULL;
+        lc_vocab *v = NULL;
+        llamac_error err = {{0}};
+        int rc = gguf_open(path, &f, &err);
+        CHECKF(rc == 0, "%s", err.msg);
+        if (rc == 0) rc = lc_vocab_load_gguf(f, &v, &err);
+        if (needles[variant]) {
+            CHECKF(rc < 0 && !v && strstr(err.msg, needles[variant]) && strstr(err.msg, path),
+                   "variant %d: '%s'", variant, err.msg);
+        } else { /* an out-of-range pad id means "none" */
+            CHECKF(rc == 0 && v && lc_vocab_pad(v) == -1, "variant %d: %s", variant, err.msg);
+        }
+        lc_vocab_free(v);
+        gguf_close(f);
+    }
+    unlink(path);
+}
+
 static void bench(const lc_vocab *v, const char *what) {
     uint64_t seed = 5;
     rstr s = {0}, word = {0};
@@ -487,10 +577,10 @@ static void bench(const lc_vocab *v, const char *what) {
         if (lc_test_rand(&seed) % 8 == 0) rs_put(&s, word.p, word.len);
     }
     lc_tokens t = {0};
-    double t0 = now_seconds();
+    double t0 = cpu_seconds();
     lc_vocab_encode(v, s.p, s.len, 0, &t, NULL);
-    double dt = now_seconds() - t0;
-    fprintf(stderr, "%s: encoded %.2f MB into %zu tokens in %.3f s: %.1f MB/s\n", what,
+    double dt = cpu_seconds() - t0;
+    fprintf(stderr, "%s: encoded %.2f MB into %zu tokens in %.3f s CPU: %.1f MB/s\n", what,
             s.len / 1e6, t.n, dt, s.len / 1e6 / dt);
     lc_tokens_free(&t);
     free(s.p);
@@ -519,6 +609,8 @@ int main(void) {
     test_tok512(&vec);
     test_stories_prompts();
     test_bad_metadata();
+    test_bad_gguf();
+    test_public_api();
     lc_tokenizer_data_free(&llama2);
     lc_vocab_free(gv);
     lc_vocab_free(mv);

@@ -401,6 +401,7 @@ static int stream_tensor(stream_state *s, const lc_conv_tensor *t, llamac_error 
     if (rc == 0) rc = gguf_writer_end_tensor(s->job->w, err);
     if (rc == 0) release_source(t, 0, lc_row_size(t->src_type, t->ne[0]) * (size_t)tensor_rows(t), true);
     s->tensors_done++;
+    if (rc == 0) rc = report(s, t->name, err);
     return rc;
 }
 

@@ -66,18 +66,34 @@ static int64_t now_us(void) {
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* Spin-wait bookkeeping: pure spinning for the first LC_YIELD_AFTER_US,
+ * then a sched_yield every 256 spins. Yielding at once would hand the core
+ * to any other process on a busy machine for a whole time slice; never
+ * yielding lets a spinning thread starve the one it waits for when threads
+ * outnumber free cores. Returns false once LC_SPIN_US have passed. */
+#define LC_YIELD_AFTER_US 20
+
+typedef struct spin_state {
+    unsigned spins;
+    int64_t start;
+} spin_state;
+
+static bool keep_spinning(spin_state *s, int64_t limit_us) {
+    cpu_relax();
+    if ((++s->spins & 255) != 0) return true;
+    int64_t t = now_us();
+    if (!s->start) s->start = t;
+    if (t - s->start >= LC_YIELD_AFTER_US) sched_yield();
+    return limit_us <= 0 || t - s->start < limit_us;
+}
+
 /* Returns the first generation different from `seen`. */
 static unsigned wait_for_job(lc_threadpool *p, unsigned seen) {
-    int64_t deadline = 0;
-    for (unsigned spins = 0;; spins++) {
+    spin_state s = {0, 0};
+    do {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen) return g;
-        cpu_relax();
-        if ((spins & 255) != 255) continue;
-        int64_t t = now_us();
-        if (!deadline) deadline = t + LC_SPIN_US;
-        else if (t >= deadline) break;
-    }
+    } while (keep_spinning(&s, LC_SPIN_US));
     pthread_mutex_lock(&p->mutex);
     atomic_fetch_add(&p->sleepers, 1);
     unsigned g;
@@ -169,10 +185,8 @@ void lc_threadpool_run(lc_threadpool *p, lc_job_fn fn, void *arg) {
     atomic_store_explicit(&p->pending, p->n_threads - 1, memory_order_relaxed);
     bump_generation(p);
     fn(arg, 0, p->n_threads);
-    /* Workers finish within microseconds unless the OS preempted one; then
-     * yielding lets it run when cores are oversubscribed. */
-    for (unsigned spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; spins++) {
-        cpu_relax();
-        if (spins > 4096) sched_yield();
-    }
+    /* Workers finish within microseconds of the caller unless the OS
+     * preempted one; keep_spinning then yields the core to it. */
+    spin_state s = {0, 0};
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) keep_spinning(&s, 0);
 }

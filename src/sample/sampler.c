@@ -30,6 +30,8 @@ struct llamac_sampler {
     llamac_sampler_params params;
     int32_t n_vocab;
     lc_candidate *cand;     /* n_vocab working entries */
+    double *weight;         /* n_vocab unnormalized probabilities for the draw */
+    float *penalized_logits;/* n_vocab: a copy of the logits with the penalty applied */
     uint8_t *penalized;     /* n_vocab flags: dedupes the history window */
     llamac_token *history;  /* ring of the last repeat_last_n accepted tokens */
     int32_t history_cap;
@@ -96,9 +98,12 @@ llamac_sampler *llamac_sampler_create(const llamac_sampler_params *params, int32
     s->n_vocab = n_vocab;
     s->history_cap = s->params.repeat_last_n > 0 ? s->params.repeat_last_n : 0;
     s->cand = malloc((size_t)n_vocab * sizeof *s->cand);
+    s->weight = malloc((size_t)n_vocab * sizeof *s->weight);
+    s->penalized_logits = malloc((size_t)n_vocab * sizeof *s->penalized_logits);
     s->penalized = calloc((size_t)n_vocab, 1);
     if (s->history_cap > 0) s->history = malloc((size_t)s->history_cap * sizeof *s->history);
-    if (!s->cand || !s->penalized || (s->history_cap > 0 && !s->history)) {
+    if (!s->cand || !s->weight || !s->penalized_logits || !s->penalized ||
+        (s->history_cap > 0 && !s->history)) {
         llamac_sampler_free(s);
         return NULL;
     }
@@ -109,6 +114,8 @@ llamac_sampler *llamac_sampler_create(const llamac_sampler_params *params, int32
 void llamac_sampler_free(llamac_sampler *s) {
     if (!s) return;
     free(s->cand);
+    free(s->weight);
+    free(s->penalized_logits);
     free(s->penalized);
     free(s->history);
     free(s);
@@ -135,32 +142,39 @@ static bool penalty_active(const llamac_sampler *s) {
     return s->history_len > 0 && r > 0.0f && r != 1.0f && !isnan(r);
 }
 
-/* Candidates in vocabulary order, NaN treated as -inf so it is never drawn. */
-static void load_candidates(llamac_sampler *s, const float *logits) {
-    for (int32_t i = 0; i < s->n_vocab; i++) {
-        float l = logits[i];
-        s->cand[i].id = i;
-        s->cand[i].logit = isnan(l) ? -INFINITY : l;
-    }
-}
-
-/* CTRL-style penalty, once per distinct token in the window: a positive
- * logit is divided by the penalty, anything else multiplied, so the token
- * always becomes less likely. Candidates are still in vocabulary order. */
-static void apply_repeat_penalty(llamac_sampler *s) {
+/* The logits with the CTRL-style penalty applied once per distinct token in
+ * the window: a positive logit is divided by the penalty, anything else
+ * multiplied, so the token always becomes less likely (for a penalty > 1). */
+static const float *apply_repeat_penalty(llamac_sampler *s, const float *logits) {
     float r = s->params.repeat_penalty;
+    float *out = s->penalized_logits;
+    memcpy(out, logits, (size_t)s->n_vocab * sizeof *out);
     for (int32_t i = 0; i < s->history_len; i++) {
         llamac_token t = s->history[i];
         if (s->penalized[t]) continue;
         s->penalized[t] = 1;
-        float *l = &s->cand[t].logit;
-        *l = *l > 0.0f ? *l / r : *l * r;
+        out[t] = out[t] > 0.0f ? out[t] / r : out[t] * r;
     }
     for (int32_t i = 0; i < s->history_len; i++) s->penalized[s->history[i]] = 0;
+    return out;
 }
 
-/* Total order: higher logit first, then lower id, so every selection and
- * sort below has exactly one answer whatever the algorithm's pivots. */
+/* First index of the largest logit (NaN never wins); 0 when every logit is
+ * -inf or NaN. */
+static int32_t argmax_logit(const float *l, int32_t n) {
+    int32_t best = 0;
+    float best_v = -INFINITY;
+    for (int32_t i = 0; i < n; i++) {
+        if (l[i] > best_v) {
+            best_v = l[i];
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Total order on candidates: higher logit first, then lower id. Every
+ * selection and sort below uses it, so each has exactly one answer. */
 static bool ranks_before(const lc_candidate *a, const lc_candidate *b) {
     if (a->logit != b->logit) return a->logit > b->logit;
     return a->id < b->id;
@@ -173,122 +187,171 @@ static int compare_candidates(const void *pa, const void *pb) {
     return 0;
 }
 
-static void swap_candidates(lc_candidate *a, lc_candidate *b) {
-    lc_candidate t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Moves the k best candidates (under ranks_before) into c[0..k), in no
- * particular order: quickselect with a median-of-three pivot, O(n) on
- * average and without any allocation. */
-static void select_top_k(lc_candidate *c, int32_t n, int32_t k) {
-    int32_t lo = 0, hi = n - 1;
-    while (lo < hi) {
-        int32_t mid = lo + (hi - lo) / 2;
-        if (ranks_before(&c[mid], &c[lo])) swap_candidates(&c[mid], &c[lo]);
-        if (ranks_before(&c[hi], &c[lo])) swap_candidates(&c[hi], &c[lo]);
-        if (ranks_before(&c[hi], &c[mid])) swap_candidates(&c[hi], &c[mid]);
-        lc_candidate pivot = c[mid];
-        int32_t i = lo, j = hi;
-        while (i <= j) {
-            while (ranks_before(&c[i], &pivot)) i++;
-            while (ranks_before(&pivot, &c[j])) j--;
-            if (i <= j) {
-                swap_candidates(&c[i], &c[j]);
-                i++;
-                j--;
-            }
-        }
-        /* c[lo..j] rank before or equal the pivot, c[i..hi] after or equal. */
-        if (k - 1 <= j) hi = j;
-        else if (k - 1 >= i) lo = i;
-        else return;
+/* Restores the heap property below slot i of a heap whose root is the
+ * candidate that ranks last. */
+static void sift_down(lc_candidate *h, int32_t n, int32_t i) {
+    for (;;) {
+        int32_t worst = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && ranks_before(&h[worst], &h[l])) worst = l;
+        if (r < n && ranks_before(&h[worst], &h[r])) worst = r;
+        if (worst == i) return;
+        lc_candidate t = h[i];
+        h[i] = h[worst];
+        h[worst] = t;
+        i = worst;
     }
 }
 
-static float max_logit(const lc_candidate *c, int32_t n) {
-    float m = -INFINITY;
-    for (int32_t i = 0; i < n; i++)
-        if (c[i].logit > m) m = c[i].logit;
-    return m;
+/* The `limit` best tokens whose logit is >= floor, sorted best-first, into
+ * s->cand; returns how many. One pass with a heap of size limit: scanning
+ * ids in increasing order, a token displaces the current worst only when
+ * its logit is strictly higher (on a tie the earlier id ranks first). */
+static int32_t gather_best(llamac_sampler *s, const float *l, int32_t limit, float floor) {
+    lc_candidate *h = s->cand;
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++) {
+        float v = l[i];
+        if (!(v >= floor)) continue; /* also drops NaN */
+        if (n < limit) {
+            h[n] = (lc_candidate){i, v};
+            /* sift up */
+            for (int32_t c = n++; c > 0 && ranks_before(&h[(c - 1) / 2], &h[c]); c = (c - 1) / 2) {
+                lc_candidate t = h[c];
+                h[c] = h[(c - 1) / 2];
+                h[(c - 1) / 2] = t;
+            }
+        } else if (v > h[0].logit) {
+            h[0] = (lc_candidate){i, v};
+            sift_down(h, n, 0);
+        }
+    }
+    qsort(h, (size_t)n, sizeof *h, compare_candidates);
+    return n;
 }
 
-static int32_t argmax_candidate(const lc_candidate *c, int32_t n) {
-    int32_t best = 0;
-    for (int32_t i = 1; i < n; i++)
-        if (ranks_before(&c[i], &c[best])) best = i;
-    return best;
+/* Every token with logit >= floor, in vocabulary order. */
+static int32_t gather_all(llamac_sampler *s, const float *l, float floor) {
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        if (l[i] >= floor) s->cand[n++] = (lc_candidate){i, l[i]};
+    return n;
 }
 
-/* min-p keeps tokens whose probability is at least min_p times the top
- * one's, i.e. logit >= max + ln(min_p); the top token always stays. */
-static int32_t filter_min_p(lc_candidate *c, int32_t n, float max, float min_p) {
-    if (min_p > 1.0f) min_p = 1.0f;
-    double threshold = (double)max + log((double)min_p);
-    int32_t kept = 0;
-    for (int32_t i = 0; i < n; i++)
-        if ((double)c[i].logit >= threshold) c[kept++] = c[i];
-    return kept;
+static double candidate_exp_sum(const lc_candidate *c, int32_t n, float max) {
+    double z = 0.0;
+    for (int32_t i = 0; i < n; i++) z += exp((double)c[i].logit - (double)max);
+    return z;
 }
 
-/* top-p over probabilities normalized by `z` (the softmax sum of the set
- * top-k left, which may be larger than c[0..n) when min-p already ran):
- * keeps the smallest best-first prefix whose mass reaches top_p. */
-static int32_t filter_top_p(lc_candidate *c, int32_t n, float max, double z, float top_p) {
-    qsort(c, (size_t)n, sizeof *c, compare_candidates);
+/* Length of the shortest best-first prefix of c whose probability mass,
+ * normalized by z, reaches top_p; -1 when all n together stay below it. */
+static int32_t top_p_prefix(const lc_candidate *c, int32_t n, float max, double z, float top_p) {
     double cum = 0.0;
     for (int32_t i = 0; i < n; i++) {
         cum += exp((double)c[i].logit - (double)max) / z;
         if (cum >= (double)top_p) return i + 1;
     }
-    return n;
+    return -1;
 }
 
-static double softmax_sum(const lc_candidate *c, int32_t n, float max, double inv_temp) {
-    double z = 0.0;
-    for (int32_t i = 0; i < n; i++) z += exp(((double)c[i].logit - (double)max) * inv_temp);
-    return z;
-}
-
-/* Draws from softmax(logit / T) over c[0..n), walking in array order. */
-static llamac_token draw(llamac_sampler *s, const lc_candidate *c, int32_t n, float max,
-                         double temperature) {
-    double inv_temp = 1.0 / temperature;
-    double z = softmax_sum(c, n, max, inv_temp);
-    if (!(z > 0.0) || isinf(z)) return c[argmax_candidate(c, n)].id;
-    double target = rng_uniform(s->rng) * z;
-    double cum = 0.0;
+/* Draws from softmax(logit / T) over s->cand[0..n), walking in array order. */
+static llamac_token draw(llamac_sampler *s, int32_t n, float max, double temperature) {
+    const lc_candidate *c = s->cand;
+    double inv_temp = 1.0 / temperature, z = 0.0;
     for (int32_t i = 0; i < n; i++) {
-        cum += exp(((double)c[i].logit - (double)max) * inv_temp);
+        s->weight[i] = exp(((double)c[i].logit - (double)max) * inv_temp);
+        z += s->weight[i];
+    }
+    if (!(z > 0.0) || isinf(z)) return c[0].id; /* cannot happen with the max present */
+    double target = rng_uniform(s->rng) * z, cum = 0.0;
+    for (int32_t i = 0; i < n; i++) {
+        cum += s->weight[i];
         if (target < cum) return c[i].id;
     }
     return c[n - 1].id; /* rounding left target just past the last bucket */
 }
 
+/* top-p (and min-p) over the whole vocabulary without sorting it. The
+ * kept tokens are a best-first prefix, so only where it ends matters: a
+ * histogram of the probability mass by distance below the top logit finds
+ * the bucket where the cumulative mass reaches top_p; the tokens of the
+ * buckets before it are all kept (in vocabulary order), and only that one
+ * bucket is sorted to find the exact cut. */
+#define TOP_P_BUCKETS 1024
+#define TOP_P_BUCKETS_PER_NAT 32.0f
+
+static int32_t top_p_bucket(float max, float v) {
+    float d = (max - v) * TOP_P_BUCKETS_PER_NAT;
+    return d < (float)(TOP_P_BUCKETS - 1) ? (int32_t)d : TOP_P_BUCKETS - 1;
+}
+
+static int32_t gather_top_p(llamac_sampler *s, const float *l, float max, float floor,
+                            float top_p) {
+    double mass[TOP_P_BUCKETS] = {0};
+    double z = 0.0;
+    for (int32_t i = 0; i < s->n_vocab; i++) {
+        if (isnan(l[i])) continue;
+        double e = exp((double)l[i] - (double)max);
+        z += e;
+        mass[top_p_bucket(max, l[i])] += e;
+    }
+    double target = (double)top_p * z, before = 0.0;
+    int32_t edge = TOP_P_BUCKETS - 1;
+    for (int32_t b = 0; b < TOP_P_BUCKETS - 1; b++) {
+        if (before + mass[b] >= target) {
+            edge = b;
+            break;
+        }
+        before += mass[b];
+    }
+    /* Buckets before the edge, then the edge bucket sorted best-first. */
+    int32_t n = 0;
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        if (l[i] >= floor && top_p_bucket(max, l[i]) < edge) s->cand[n++] = (lc_candidate){i, l[i]};
+    int32_t first_edge = n;
+    for (int32_t i = 0; i < s->n_vocab; i++)
+        if (l[i] >= floor && top_p_bucket(max, l[i]) == edge) s->cand[n++] = (lc_candidate){i, l[i]};
+    qsort(s->cand + first_edge, (size_t)(n - first_edge), sizeof *s->cand, compare_candidates);
+    double cum = before;
+    for (int32_t i = first_edge; i < n; i++) {
+        cum += exp((double)s->cand[i].logit - (double)max);
+        if (cum >= target) return i + 1;
+    }
+    return n;
+}
+
 llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits) {
     const llamac_sampler_params *p = &s->params;
-    lc_candidate *c = s->cand;
-    int32_t n = s->n_vocab;
+    const float *l = penalty_active(s) ? apply_repeat_penalty(s, logits) : logits;
+    int32_t best = argmax_logit(l, s->n_vocab);
+    float max = l[best];
+    if (p->temperature <= 0.0f || max == -INFINITY) return best;
 
-    load_candidates(s, logits);
-    if (penalty_active(s)) apply_repeat_penalty(s);
-    if (p->temperature <= 0.0f) return c[argmax_candidate(c, n)].id;
+    /* top-p and min-p both keep a best-first prefix that includes the top
+     * token, so applying them together gives the same set as one after the
+     * other; min-p becomes a floor on the logit (p >= min_p * p_max). top-p
+     * normalizes over what top-k left, as it runs after it. */
+    bool use_top_k = p->top_k > 0 && p->top_k < s->n_vocab;
+    bool use_top_p = p->top_p < 1.0f;
+    float floor = -INFINITY;
+    if (p->min_p > 0.0f) floor = (float)((double)max + log(p->min_p < 1.0f ? (double)p->min_p : 1.0));
+    if (floor > max) floor = max; /* rounding must not drop the top token */
 
-    if (p->top_k > 0 && p->top_k < n) {
-        select_top_k(c, n, p->top_k);
-        n = p->top_k;
+    int32_t n;
+    if (use_top_k) {
+        n = gather_best(s, l, p->top_k, -INFINITY);
+        double z = use_top_p ? candidate_exp_sum(s->cand, n, max) : 0.0;
+        int32_t kept = n;
+        while (kept > 1 && !(s->cand[kept - 1].logit >= floor)) kept--;
+        n = kept;
+        if (use_top_p) {
+            int32_t keep = top_p_prefix(s->cand, n, max, z, p->top_p);
+            if (keep > 0) n = keep;
+        }
+    } else if (use_top_p) {
+        n = gather_top_p(s, l, max, floor, p->top_p);
+    } else {
+        n = gather_all(s, l, floor);
     }
-    float max = max_logit(c, n);
-    if (max == -INFINITY) return c[argmax_candidate(c, n)].id; /* everything masked */
-
-    /* top-p and min-p both keep a best-first prefix and the top token, so
-     * their intersection does not depend on the order they run in: min-p
-     * first shrinks what top-p has to sort. top-p still normalizes over the
-     * whole set top-k left, as it would have run first. */
-    double z_top_k = (p->top_p < 1.0f) ? softmax_sum(c, n, max, 1.0) : 0.0;
-    if (p->min_p > 0.0f) n = filter_min_p(c, n, max, p->min_p);
-    if (p->top_p < 1.0f) n = filter_top_p(c, n, max, z_top_k, p->top_p);
-
-    return draw(s, c, n, max, (double)p->temperature);
+    return draw(s, n, max, (double)p->temperature);
 }

@@ -16,7 +16,8 @@ int64_t llamac_tokenize(const llamac_model *model, const char *text, size_t len,
         lc_tokens_free(&toks);
         return -1;
     }
-    size_t n_copy = n_max > 0 && (uint64_t)n_max < toks.n ? (size_t)n_max : n_max > 0 ? toks.n : 0;
+    size_t n_copy = 0;
+    if (n_max > 0) n_copy = (uint64_t)n_max < toks.n ? (size_t)n_max : toks.n;
     if (n_copy) memcpy(out, toks.ids, n_copy * sizeof *out);
     int64_t n = (int64_t)toks.n;
     lc_tokens_free(&toks);

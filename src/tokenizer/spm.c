@@ -48,6 +48,24 @@ static size_t char_len(const char *s, size_t n) {
     return k > 0 ? (size_t)k : 1;
 }
 
+void lc_spm_init(lc_vocab *v) {
+    bool in_merged[256] = {false};
+    for (int32_t i = 0; i < v->n_tokens; i++) {
+        const char *t = v->text[i];
+        size_t len = v->text_len[i];
+        if (len == 0 || char_len(t, len) == len) continue; /* one character */
+        for (size_t k = 0; k < len; k++) in_merged[(uint8_t)t[k]] = true;
+    }
+    for (int b = 0; b < 256; b++) v->spm_isolated[b] = !in_merged[b];
+}
+
+static bool is_isolated(const lc_vocab *v, const char *c, size_t len) {
+    for (size_t k = 0; k < len; k++) {
+        if (v->spm_isolated[(uint8_t)c[k]]) return true;
+    }
+    return false;
+}
+
 static int emit_bytes(const lc_vocab *v, const char *s, size_t n, lc_tokens *out,
                       llamac_error *err) {
     for (size_t i = 0; i < n; i++) {
@@ -61,17 +79,24 @@ static int emit_bytes(const lc_vocab *v, const char *s, size_t n, lc_tokens *out
     return 0;
 }
 
-static int emit_symbols(const lc_vocab *v, const lc_merge_session *s, lc_tokens *out,
-                        llamac_error *err) {
-    for (int32_t i = s->n_sym ? 0 : -1; i >= 0; i = s->sym[i].next) {
+/* The token of one final symbol, else its bytes as byte tokens. */
+static int emit_symbol(const lc_vocab *v, const char *t, size_t n, int32_t id, lc_tokens *out,
+                       llamac_error *err) {
+    if (id < 0) id = lc_vocab_lookup(v, t, n);
+    if (id >= 0 && id < v->n_tokens) {
+        if (lc_tokens_push(out, id) < 0) return lc_fail(err, "tokenizer: out of memory");
+        return 0;
+    }
+    return emit_bytes(v, t, n, out, err);
+}
+
+static int merge_and_emit(const lc_vocab *v, lc_merge_session *s, lc_tokens *out,
+                          llamac_error *err) {
+    if (s->n_sym == 0) return 0;
+    if (lc_merge_session_run(s) < 0) return lc_fail(err, "tokenizer: out of memory");
+    for (int32_t i = 0; i >= 0; i = s->sym[i].next) {
         const lc_symbol *sym = &s->sym[i];
-        const char *t = s->text + sym->start;
-        int32_t id = sym->id >= 0 ? sym->id : lc_vocab_lookup(v, t, sym->n);
-        if (id >= 0 && id < v->n_tokens) {
-            if (lc_tokens_push(out, id) < 0) return lc_fail(err, "tokenizer: out of memory");
-        } else if (emit_bytes(v, t, sym->n, out, err) < 0) {
-            return -1;
-        }
+        if (emit_symbol(v, s->text + sym->start, sym->n, sym->id, out, err) < 0) return -1;
     }
     return 0;
 }
@@ -81,17 +106,27 @@ int lc_spm_encode(const lc_vocab *v, lc_merge_session *s, const char *text, size
     size_t n;
     char *buf = escape_spaces(text, len, add_prefix, &n);
     if (!buf) return lc_fail(err, "tokenizer: out of memory for %zu bytes of text", len);
-    lc_merge_session_reset(s, buf);
     int rc = 0;
     for (size_t pos = 0; rc == 0 && pos < n;) {
-        size_t clen = char_len(buf + pos, n - pos);
-        /* id -1: looked up when emitted, unless a merge sets it */
-        rc = lc_merge_session_add_symbol(s, (uint32_t)pos, (uint32_t)clen, -1);
-        pos += clen;
+        /* Symbols up to the next character that can never merge... */
+        lc_merge_session_reset(s, buf);
+        size_t clen = 0;
+        for (; pos < n; pos += clen) {
+            clen = char_len(buf + pos, n - pos);
+            if (is_isolated(v, buf + pos, clen)) break;
+            /* id -1: looked up when emitted, unless a merge sets it */
+            if (lc_merge_session_add_symbol(s, (uint32_t)pos, (uint32_t)clen, -1) < 0) {
+                rc = lc_fail(err, "tokenizer: out of memory");
+                break;
+            }
+        }
+        if (rc == 0) rc = merge_and_emit(v, s, out, err);
+        /* ...then that character on its own. */
+        if (rc == 0 && pos < n) {
+            rc = emit_symbol(v, buf + pos, clen, -1, out, err);
+            pos += clen;
+        }
     }
-    if (rc == 0) rc = lc_merge_session_run(s);
-    if (rc < 0) rc = lc_fail(err, "tokenizer: out of memory");
-    if (rc == 0) rc = emit_symbols(v, s, out, err);
     free(buf);
     return rc;
 }

@@ -5,14 +5,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Length of a character from its lead byte's top nibble, the way
- * llama.cpp splits text into symbols: 0x0-0xB -> 1, 0xC-0xD -> 2, 0xE -> 3,
- * 0xF -> 4. Stray continuation bytes count as one-byte characters. */
-static inline size_t lc_utf8_lead_len(uint8_t c) {
-    static const uint8_t len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3, 4};
-    return len[c >> 4];
-}
-
 /* Encodes a code point (<= 0x10FFFF) into out; returns 1..4. */
 size_t lc_utf8_encode(uint32_t cp, char out[4]);
 

@@ -401,6 +401,7 @@ static int build(lc_vocab *v, const lc_tokenizer_data *d, llamac_error *err) {
     if (detect_end_tokens(v, d, err) < 0) return -1;
     if (v->kind == LC_VOCAB_SPM) {
         if (spm_byte_tokens(v, err) < 0) return -1;
+        lc_spm_init(v);
     } else if (lc_bpe_init(v, d, err) < 0) {
         return -1;
     }

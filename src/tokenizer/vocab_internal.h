@@ -58,6 +58,11 @@ struct lc_vocab {
     /* SPM: token for each byte value (<0xXX>, else the one-byte text), -1 if none.
      * BPE: symbol of the byte-level character each byte maps to. */
     int32_t byte_token[256];
+    /* SPM: bytes that occur in no token of two or more characters. A
+     * character holding one can never be part of a merge, so the merge
+     * loop runs separately on the text between such characters (same
+     * result, much smaller queues). */
+    uint8_t spm_isolated[256];
 
     int32_t bos, eos, unk, pad, eot, eom;
     bool add_bos, add_eos, add_space_prefix, ignore_merges;
@@ -132,6 +137,7 @@ int lc_partition_special(const lc_vocab *v, const char *text, size_t len, bool p
 void lc_fragments_free(lc_fragments *f);
 
 /* ---- algorithms (spm.c, bpe.c) */
+void lc_spm_init(lc_vocab *v);
 int lc_spm_encode(const lc_vocab *v, lc_merge_session *s, const char *text, size_t len,
                   bool add_prefix, lc_tokens *out, llamac_error *err);
 

@@ -2,8 +2,11 @@
  * and, when it is accepted, touches everything the reader hands out (every
  * value formatted, every getter, every string of every string array, the
  * first and last byte of every tensor) so that ASan sees any view that
- * points outside the input. Build with `make fuzz`; run e.g.
- *   build-fuzz/fuzz_gguf -max_total_time=600 tests/fuzz/corpus_gguf */
+ * points outside the input. Build with `make fuzz`; run with a scratch
+ * corpus first (libFuzzer writes new inputs into the first folder), e.g.
+ *   mkdir -p /tmp/gguf-corpus
+ *   build-fuzz/fuzz_gguf -max_total_time=600 /tmp/gguf-corpus tests/fuzz/corpus_gguf
+ * The seeds are written by `test_gguf --write-corpus tests/fuzz/corpus_gguf`. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,247 @@
+/* The AVX2 + FMA + F16C attention item kernel (compiled with those flags
+ * only; attention.c calls it when the compute context's ISA allows).
+ *
+ * One item is up to 8 query heads sharing a KV head. The cache is walked in
+ * blocks of ATTN_BLOCK positions:
+ *   1. scores: each K row is loaded once (8 elements at a time, widened in
+ *      registers from F16 or Q8_0) and multiplied into one accumulator per
+ *      head; the per-head sums land in the lanes of one vector (lane = head);
+ *   2. softmax: the block's max per head, the rescale factor of the running
+ *      sum and accumulator, and the probabilities, all with lanes = heads
+ *      and a vector exp, so the accumulator is rescaled once per block, not
+ *      once per position;
+ *   3. V: rows taken four at a time, each widened chunk serving every head.
+ * Item kernels are specialised per cache type and per number of heads
+ * (1, 2, 4, 8; 3, 5-7 run with zero-query padding heads) so that the
+ * accumulators stay in registers. */
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <math.h>
+
+#include "kernels/attention.h"
+#include "quant/types.h"
+
+#define ATTN_BLOCK 32
+#define ATTN_LANES 8
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+/* ----------------------------------------------------------- row loads */
+
+/* Elements [e, e+8) of a cached row as floats; e % 8 == 0, so for Q8_0 the
+ * eight lie in one block of 32. `type` is a constant after inlining. */
+ALWAYS_INLINE __m256 load8(int type, const uint8_t *row, int64_t e) {
+    if (type == LC_TYPE_F32) return _mm256_loadu_ps((const float *)row + e);
+    if (type == LC_TYPE_F16)
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const lc_f16 *)row + e)));
+    const block_q8_0 *b = (const block_q8_0 *)row + (e >> 5);
+    const __m128i q = _mm_loadl_epi64((const __m128i *)(b->qs + (e & 31)));
+    const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+    return _mm256_mul_ps(f, _mm256_set1_ps(_cvtsh_ss(b->d)));
+}
+
+/* ------------------------------------------------------------ vector exp */
+
+/* e^x for x <= 0, lane by lane: x = n ln2 + r with |r| <= ln2/2, e^r by its
+ * degree-7 Taylor polynomial (truncation < 1e-8 relative), 2^n through the
+ * exponent bits. Lanes below -87.3 (including -inf) give 0; e^-87.3 is at
+ * the bottom of the normal floats and far below any term that matters. */
+ALWAYS_INLINE __m256 exp_nonpositive(__m256 x) {
+    const __m256 lowest = _mm256_set1_ps(-87.3f);
+    const __m256 in_range = _mm256_cmp_ps(x, lowest, _CMP_GE_OQ);
+    x = _mm256_max_ps(x, lowest);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* ln2 split in two so that n*ln2_hi is exact */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    /* n >= -126 here, so n + 127 is a valid biased exponent */
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(bits)), in_range);
+}
+
+/* ----------------------------------------------------- horizontal sums */
+
+/* Lane h of the result = sum of the lanes of acc[h], for h < G; 0 above. */
+ALWAYS_INLINE __m256 sum_lanes(const __m256 *acc, int G) {
+    const __m256 z = _mm256_setzero_ps();
+    if (G == 1) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[0]), _mm256_extractf128_ps(acc[0], 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        return _mm256_insertf128_ps(z, _mm_move_ss(_mm_setzero_ps(), s), 0);
+    }
+    /* pairwise sums within 128-bit halves leave, per half, one partial sum
+     * of each input in lane order; adding the two halves finishes them */
+    const __m256 a01 = _mm256_hadd_ps(acc[0], acc[1]);
+    const __m256 a23 = G > 2 ? _mm256_hadd_ps(acc[2], acc[3]) : z;
+    const __m256 a0123 = _mm256_hadd_ps(a01, a23);
+    if (G <= 4) {
+        const __m128 s = _mm_add_ps(_mm256_castps256_ps128(a0123), _mm256_extractf128_ps(a0123, 1));
+        return _mm256_insertf128_ps(z, s, 0);
+    }
+    const __m256 a4567 = _mm256_hadd_ps(_mm256_hadd_ps(acc[4], acc[5]), _mm256_hadd_ps(acc[6], acc[7]));
+    return _mm256_add_ps(_mm256_permute2f128_ps(a0123, a4567, 0x20),
+                         _mm256_permute2f128_ps(a0123, a4567, 0x31));
+}
+
+/* --------------------------------------------------------- block steps */
+
+typedef struct item_state {
+    const uint8_t *k, *v;   /* cache rows of this layer */
+    size_t row_size;
+    int64_t e0;             /* first element of the KV head in a row */
+    int D;
+    const float *qs;        /* [G][D] queries times 1/sqrt(D), zero for padding heads */
+    float *acc;             /* [G][D] unnormalised outputs */
+} item_state;
+
+/* Scores of positions [t0, t0+nb) for every head: scores[t][h]. */
+ALWAYS_INLINE void block_scores(int type, int G, const item_state *st, int64_t t0, int nb,
+                                float *scores) {
+    for (int t = 0; t < nb; t++) {
+        const uint8_t *krow = st->k + (size_t)(t0 + t) * st->row_size;
+        __m256 acc[ATTN_LANES];
+        for (int h = 0; h < G; h++) acc[h] = _mm256_setzero_ps();
+        for (int i = 0; i < st->D; i += 8) {
+            const __m256 k8 = load8(type, krow, st->e0 + i);
+            for (int h = 0; h < G; h++)
+                acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(st->qs + h * st->D + i), k8, acc[h]);
+        }
+        _mm256_store_ps(scores + t * ATTN_LANES, sum_lanes(acc, G));
+    }
+}
+
+/* acc_h += sum over NR rows t of p[t][h] * V[t], NR rows from `t`. */
+ALWAYS_INLINE void accumulate_rows(int type, int G, int NR, const item_state *st, int64_t t,
+                                   const float *p) {
+    const uint8_t *rows[4];
+    for (int j = 0; j < NR; j++) rows[j] = st->v + (size_t)(t + j) * st->row_size;
+    for (int i = 0; i < st->D; i += 8) {
+        __m256 v8[4];
+        for (int j = 0; j < NR; j++) v8[j] = load8(type, rows[j], st->e0 + i);
+        for (int h = 0; h < G; h++) {
+            float *a = st->acc + h * st->D + i;
+            __m256 sum = _mm256_loadu_ps(a);
+            for (int j = 0; j < NR; j++)
+                sum = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j * ATTN_LANES + h), v8[j], sum);
+            _mm256_storeu_ps(a, sum);
+        }
+    }
+}
+
+ALWAYS_INLINE void block_values(int type, int G, const item_state *st, int64_t t0, int nb,
+                                const float *p) {
+    int t = 0;
+    for (; t + 4 <= nb; t += 4) accumulate_rows(type, G, 4, st, t0 + t, p + t * ATTN_LANES);
+    for (; t < nb; t++) accumulate_rows(type, G, 1, st, t0 + t, p + t * ATTN_LANES);
+}
+
+/* Multiplies head h's accumulator by lane h of factor, unless all are 1
+ * (the usual case once the running max has settled). */
+ALWAYS_INLINE void rescale(int G, const item_state *st, __m256 factor) {
+    if (_mm256_movemask_ps(_mm256_cmp_ps(factor, _mm256_set1_ps(1.0f), _CMP_NEQ_UQ)) == 0) return;
+    float f[ATTN_LANES];
+    _mm256_storeu_ps(f, factor);
+    for (int h = 0; h < G; h++) {
+        const __m256 fh = _mm256_set1_ps(f[h]);
+        float *a = st->acc + h * st->D;
+        for (int i = 0; i < st->D; i += 8) _mm256_storeu_ps(a + i, _mm256_mul_ps(_mm256_loadu_ps(a + i), fh));
+    }
+}
+
+/* --------------------------------------------------------------- items */
+
+ALWAYS_INLINE void run_item(int type, int G, const lc_attn_args *a, const lc_attn_item *it) {
+    const int D = a->head_dim, H = a->n_head;
+    const int group = H / a->n_head_kv;
+    const int64_t n_pos = (int64_t)a->pos0 + it->token + 1;
+    const float scale = 1.0f / sqrtf((float)D);
+    _Alignas(32) float qs[LC_ATTN_SUBGROUP_MAX * LC_ATTN_HEAD_DIM_MAX];
+    _Alignas(32) float acc[LC_ATTN_SUBGROUP_MAX * LC_ATTN_HEAD_DIM_MAX];
+    _Alignas(32) float scores[ATTN_BLOCK * ATTN_LANES];
+
+    const float *q = a->q + ((int64_t)it->token * H + it->h0) * D;
+    for (int i = 0; i < G * D; i++) {
+        qs[i] = i < it->n_heads * D ? q[i] * scale : 0.0f;
+        acc[i] = 0.0f;
+    }
+    const item_state st = {a->k, a->v, a->row_size, (int64_t)(it->h0 / group) * D, D, qs, acc};
+
+    __m256 running_max = _mm256_set1_ps(-INFINITY), running_sum = _mm256_setzero_ps();
+    for (int64_t t0 = 0; t0 < n_pos; t0 += ATTN_BLOCK) {
+        const int nb = n_pos - t0 < ATTN_BLOCK ? (int)(n_pos - t0) : ATTN_BLOCK;
+        block_scores(type, G, &st, t0, nb, scores);
+
+        __m256 block_max = _mm256_load_ps(scores);
+        for (int t = 1; t < nb; t++) block_max = _mm256_max_ps(block_max, _mm256_load_ps(scores + t * ATTN_LANES));
+        const __m256 new_max = _mm256_max_ps(running_max, block_max);
+        const __m256 shrink = exp_nonpositive(_mm256_sub_ps(running_max, new_max));
+        running_max = new_max;
+        rescale(G, &st, shrink);
+
+        __m256 block_sum = _mm256_setzero_ps();
+        for (int t = 0; t < nb; t++) {
+            float *pt = scores + t * ATTN_LANES; /* scores become probabilities in place */
+            const __m256 p = exp_nonpositive(_mm256_sub_ps(_mm256_load_ps(pt), new_max));
+            _mm256_store_ps(pt, p);
+            block_sum = _mm256_add_ps(block_sum, p);
+        }
+        running_sum = _mm256_fmadd_ps(running_sum, shrink, block_sum);
+        block_values(type, G, &st, t0, nb, scores);
+    }
+
+    float sums[ATTN_LANES];
+    _mm256_storeu_ps(sums, running_sum);
+    float *out = a->out + ((int64_t)it->token * H + it->h0) * D;
+    for (int h = 0; h < it->n_heads; h++) {
+        const __m256 inv = _mm256_set1_ps(1.0f / sums[h]);
+        for (int i = 0; i < D; i += 8)
+            _mm256_storeu_ps(out + h * D + i, _mm256_mul_ps(_mm256_loadu_ps(acc + h * D + i), inv));
+    }
+}
+
+#define ITEM_KERNEL(name, type, G) \
+    static void name(const lc_attn_args *a, const lc_attn_item *it) { run_item(type, G, a, it); }
+
+ITEM_KERNEL(item_f32_1, LC_TYPE_F32, 1)
+ITEM_KERNEL(item_f32_2, LC_TYPE_F32, 2)
+ITEM_KERNEL(item_f32_4, LC_TYPE_F32, 4)
+ITEM_KERNEL(item_f32_8, LC_TYPE_F32, 8)
+ITEM_KERNEL(item_f16_1, LC_TYPE_F16, 1)
+ITEM_KERNEL(item_f16_2, LC_TYPE_F16, 2)
+ITEM_KERNEL(item_f16_4, LC_TYPE_F16, 4)
+ITEM_KERNEL(item_f16_8, LC_TYPE_F16, 8)
+ITEM_KERNEL(item_q8_0_1, LC_TYPE_Q8_0, 1)
+ITEM_KERNEL(item_q8_0_2, LC_TYPE_Q8_0, 2)
+ITEM_KERNEL(item_q8_0_4, LC_TYPE_Q8_0, 4)
+ITEM_KERNEL(item_q8_0_8, LC_TYPE_Q8_0, 8)
+
+typedef void (*item_fn)(const lc_attn_args *a, const lc_attn_item *it);
+
+/* [type][padded head count index]: 1, 2, 4, 8 heads */
+static const item_fn item_kernels[3][4] = {
+    {item_f32_1, item_f32_2, item_f32_4, item_f32_8},
+    {item_f16_1, item_f16_2, item_f16_4, item_f16_8},
+    {item_q8_0_1, item_q8_0_2, item_q8_0_4, item_q8_0_8},
+};
+
+void lc_attention_item_avx2(const lc_attn_args *a, const lc_attn_item *it) {
+    const int type_index = a->kv_type == LC_TYPE_F32 ? 0 : a->kv_type == LC_TYPE_F16 ? 1 : 2;
+    const int width_index = it->n_heads <= 1 ? 0 : it->n_heads <= 2 ? 1 : it->n_heads <= 4 ? 2 : 3;
+    if (a->head_dim % 8 != 0 || it->n_heads > LC_ATTN_SUBGROUP_MAX) {
+        lc_attention_item_scalar(a, it);
+        return;
+    }
+    item_kernels[type_index][width_index](a, it);
+}
+
+#endif
