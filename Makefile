@@ -30,7 +30,7 @@ test-asan:
 fuzz:
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLLAMAC_SANITIZE=ON -DLLAMAC_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
-	@echo "fuzzers built in build-fuzz/ (run e.g. build-fuzz/fuzz_gguf -max_total_time=600 tests/fuzz/corpus_gguf)"
+	@echo "fuzzers built in build-fuzz/; run e.g.: mkdir -p /tmp/corpus && build-fuzz/fuzz_gguf -max_total_time=600 /tmp/corpus tests/fuzz/corpus_gguf"
 
 bench: build
 	bash bench/run.sh

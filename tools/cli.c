@@ -109,3 +109,40 @@ void cli_progress_update(double fraction, void *user) {
 void cli_progress_done(cli_progress *p) {
     if (p->enabled && p->last_permille >= 0) fprintf(stderr, "\r\033[K");
 }
+
+static bool parse_kv_type(const char *cmd, const char *s, int *out) {
+    if (!strcmp(s, "f16")) *out = LLAMAC_KV_F16;
+    else if (!strcmp(s, "f32")) *out = LLAMAC_KV_F32;
+    else {
+        cli_error(cmd, CLI_USAGE, "--kv-type must be f16 or f32, got '%s'", s);
+        return false;
+    }
+    return true;
+}
+
+int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sampler_params *sp,
+                      llamac_context_params *cp) {
+    const char *a = argv[*i], *v;
+    int64_t iv;
+    float fv;
+    bool ok;
+#define VALUE() (v = cli_value(cmd, argc, argv, i)) != NULL
+#define INT(lo, hi) (VALUE() && cli_parse_i64(cmd, a, v, lo, hi, &iv))
+#define FLT(lo, hi) (VALUE() && cli_parse_f32(cmd, a, v, lo, hi, &fv))
+    if (!strcmp(a, "--temp")) { if ((ok = FLT(0.0f, 100.0f))) sp->temperature = fv; }
+    else if (!strcmp(a, "--top-k")) { if ((ok = INT(0, INT32_MAX))) sp->top_k = (int32_t)iv; }
+    else if (!strcmp(a, "--top-p")) { if ((ok = FLT(0.0f, 1.0f))) sp->top_p = fv; }
+    else if (!strcmp(a, "--min-p")) { if ((ok = FLT(0.0f, 1.0f))) sp->min_p = fv; }
+    else if (!strcmp(a, "--repeat-penalty")) { if ((ok = FLT(0.0f, 100.0f))) sp->repeat_penalty = fv; }
+    else if (!strcmp(a, "--repeat-last-n")) { if ((ok = INT(0, 1 << 20))) sp->repeat_last_n = (int32_t)iv; }
+    else if (!strcmp(a, "--seed")) { if ((ok = INT(0, INT64_MAX))) sp->seed = (uint64_t)iv; }
+    else if (!strcmp(a, "--ctx")) { if ((ok = INT(1, INT32_MAX))) cp->n_ctx = (uint32_t)iv; }
+    else if (!strcmp(a, "--batch")) { if ((ok = INT(1, 1 << 16))) cp->n_batch = (int32_t)iv; }
+    else if (!strcmp(a, "--kv-type")) ok = VALUE() && parse_kv_type(cmd, v, &cp->kv_type);
+    else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if ((ok = INT(1, 1024))) cp->n_threads = (int32_t)iv; }
+    else return 0;
+#undef VALUE
+#undef INT
+#undef FLT
+    return ok ? 1 : -1;
+}

@@ -20,6 +20,27 @@ bool cli_parse_f32(const char *cmd, const char *opt, const char *s, float lo, fl
 /* The value after an option, or NULL (after printing an error) if missing. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 
+/* Sampling and context options shared by run and chat:
+ * --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed
+ * --ctx --batch --kv-type -t/--threads. Returns 1 when argv[*i] was one of
+ * them (and consumed its value), 0 when it is not, -1 after printing a
+ * usage error. */
+int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sampler_params *sp,
+                      llamac_context_params *cp);
+#define CLI_ENGINE_OPTIONS_HELP                                                               \
+    "      --temp T            temperature; 0 = greedy (default 0.8)\n"                        \
+    "      --top-k K           keep the K most likely tokens; 0 = off (default 40)\n"          \
+    "      --top-p P           nucleus sampling; 1 = off (default 0.95)\n"                     \
+    "      --min-p P           drop tokens below P x the best probability (default 0.05)\n"   \
+    "      --repeat-penalty R  penalty for recently seen tokens; 1 = off (default 1.0)\n"     \
+    "      --repeat-last-n N   how many recent tokens the penalty sees (default 64)\n"        \
+    "      --seed S            random seed (default 42)\n"                                    \
+    "      --ctx N             context length, capped by the model's (default: the\n"         \
+    "                          model's, at most 4096)\n"                                      \
+    "      --batch N           prefill batch size (default 512)\n"                            \
+    "      --kv-type TYPE      KV cache type: f16 (default) or f32\n"                         \
+    "  -t, --threads N         threads (default: physical cores)\n"
+
 /* Reads a whole file (binary-exact). NULL + message on failure. */
 char *cli_read_file(const char *cmd, const char *path, size_t *len);
 

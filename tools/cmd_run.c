@@ -17,18 +17,7 @@ static const char usage_text[] =
     "  -f, --file FILE         read the prompt from FILE (exact bytes)\n"
     "  -n, --n-predict N       tokens to generate; -1 = until end of text or full\n"
     "                          context (default -1)\n"
-    "      --temp T            temperature; 0 = greedy (default 0.8)\n"
-    "      --top-k K           keep the K most likely tokens; 0 = off (default 40)\n"
-    "      --top-p P           nucleus sampling; 1 = off (default 0.95)\n"
-    "      --min-p P           drop tokens below P x the best probability (default 0.05)\n"
-    "      --repeat-penalty R  penalty for recently seen tokens; 1 = off (default 1.0)\n"
-    "      --repeat-last-n N   how many recent tokens the penalty sees (default 64)\n"
-    "      --seed S            random seed (default 42)\n"
-    "      --ctx N             context length, capped by the model's (default: the\n"
-    "                          model's, at most 4096)\n"
-    "      --batch N           prefill batch size (default 512)\n"
-    "      --kv-type TYPE      KV cache type: f16 (default) or f32\n"
-    "  -t, --threads N         threads (default: physical cores)\n"
+    CLI_ENGINE_OPTIONS_HELP
     "      --special           parse special-token text (e.g. <|eot_id|>) in the prompt\n"
     "      --chat              wrap the prompt in the model's chat template as one user\n"
     "                          turn and print only the reply (instruct models)\n"
@@ -56,13 +45,6 @@ typedef struct run_options {
     size_t n_stops;
 } run_options;
 
-static int parse_kv_type(const char *s, int *out) {
-    if (!strcmp(s, "f16")) *out = LLAMAC_KV_F16;
-    else if (!strcmp(s, "f32")) *out = LLAMAC_KV_F32;
-    else return cli_error("run", CLI_USAGE, "--kv-type must be f16 or f32, got '%s'", s);
-    return CLI_OK;
-}
-
 /* Returns CLI_OK, or an exit code (-1 meaning "help printed, exit 0"). */
 static int parse_args(int argc, char **argv, run_options *o) {
     o->n_predict = -1;
@@ -72,26 +54,16 @@ static int parse_args(int argc, char **argv, run_options *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = NULL;
         int64_t iv;
-        float fv;
 #define VALUE() do { if (!(v = cli_value("run", argc, argv, &i))) return CLI_USAGE; } while (0)
 #define INT(lo, hi) do { VALUE(); if (!cli_parse_i64("run", a, v, lo, hi, &iv)) return CLI_USAGE; } while (0)
-#define FLT(lo, hi) do { VALUE(); if (!cli_parse_f32("run", a, v, lo, hi, &fv)) return CLI_USAGE; } while (0)
+        int engine = cli_engine_option("run", argc, argv, &i, &o->sampling, &o->ctx);
+        if (engine < 0) return CLI_USAGE;
+        if (engine > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
         else if (!strcmp(a, "-f") || !strcmp(a, "--file")) { VALUE(); o->prompt_file = v; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-predict")) { INT(-1, INT32_MAX); o->n_predict = iv; }
-        else if (!strcmp(a, "--temp")) { FLT(0.0f, 100.0f); o->sampling.temperature = fv; }
-        else if (!strcmp(a, "--top-k")) { INT(0, INT32_MAX); o->sampling.top_k = (int32_t)iv; }
-        else if (!strcmp(a, "--top-p")) { FLT(0.0f, 1.0f); o->sampling.top_p = fv; }
-        else if (!strcmp(a, "--min-p")) { FLT(0.0f, 1.0f); o->sampling.min_p = fv; }
-        else if (!strcmp(a, "--repeat-penalty")) { FLT(0.0f, 100.0f); o->sampling.repeat_penalty = fv; }
-        else if (!strcmp(a, "--repeat-last-n")) { INT(0, 1 << 20); o->sampling.repeat_last_n = (int32_t)iv; }
-        else if (!strcmp(a, "--seed")) { INT(0, INT64_MAX); o->sampling.seed = (uint64_t)iv; }
-        else if (!strcmp(a, "--ctx")) { INT(1, INT32_MAX); o->ctx.n_ctx = (uint32_t)iv; }
-        else if (!strcmp(a, "--batch")) { INT(1, 1 << 16); o->ctx.n_batch = (int32_t)iv; }
-        else if (!strcmp(a, "--kv-type")) { VALUE(); int rc = parse_kv_type(v, &o->ctx.kv_type); if (rc) return rc; }
-        else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { INT(1, 1024); o->ctx.n_threads = (int32_t)iv; }
         else if (!strcmp(a, "--special")) o->special = true;
         else if (!strcmp(a, "--chat")) o->chat = true;
         else if (!strcmp(a, "--system")) { VALUE(); o->system = v; }
@@ -108,7 +80,6 @@ static int parse_args(int argc, char **argv, run_options *o) {
         else return cli_error("run", CLI_USAGE, "unknown option '%s' (see llamac run --help)", a);
 #undef VALUE
 #undef INT
-#undef FLT
     }
     if (!o->model) return cli_error("run", CLI_USAGE, "no model given: use -m FILE (see llamac run --help)");
     if (o->prompt && o->prompt_file) return cli_error("run", CLI_USAGE, "give either -p or -f, not both");

@@ -25,6 +25,9 @@
 #define ATTN_BLOCK 32
 #define ATTN_LANES 8
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* Loops over the (constant) head and row counts must be unrolled so their
+ * accumulators live in registers; -O2 alone keeps them in stack arrays. */
+#define LC_UNROLL _Pragma("GCC unroll 8")
 
 /* ----------------------------------------------------------- row loads */
 
@@ -104,17 +107,36 @@ typedef struct item_state {
     float *acc;             /* [G][D] unnormalised outputs */
 } item_state;
 
-/* Scores of positions [t0, t0+nb) for every head: scores[t][h]. */
+/* acc[h] += q_h[i..i+8) * K row[i..i+8) for every head. */
+ALWAYS_INLINE void score_chunk(int type, int G, const item_state *st, const uint8_t *krow, int i,
+                               __m256 *acc) {
+    const __m256 k8 = load8(type, krow, st->e0 + i);
+    LC_UNROLL
+    for (int h = 0; h < G; h++) acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(st->qs + h * st->D + i), k8, acc[h]);
+}
+
+/* Scores of positions [t0, t0+nb) for every head: scores[t][h]. With few
+ * heads, alternate chunks go to a second set of accumulators so that
+ * enough independent FMA chains are in flight. */
 ALWAYS_INLINE void block_scores(int type, int G, const item_state *st, int64_t t0, int nb,
                                 float *scores) {
+    const int two_sets = G <= 4;
     for (int t = 0; t < nb; t++) {
         const uint8_t *krow = st->k + (size_t)(t0 + t) * st->row_size;
-        __m256 acc[ATTN_LANES];
-        for (int h = 0; h < G; h++) acc[h] = _mm256_setzero_ps();
-        for (int i = 0; i < st->D; i += 8) {
-            const __m256 k8 = load8(type, krow, st->e0 + i);
-            for (int h = 0; h < G; h++)
-                acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(st->qs + h * st->D + i), k8, acc[h]);
+        __m256 acc[ATTN_LANES], acc2[ATTN_LANES];
+        LC_UNROLL
+        for (int h = 0; h < G; h++) acc[h] = acc2[h] = _mm256_setzero_ps();
+        int i = 0;
+        if (two_sets) {
+            for (; i + 16 <= st->D; i += 16) {
+                score_chunk(type, G, st, krow, i, acc);
+                score_chunk(type, G, st, krow, i + 8, acc2);
+            }
+        }
+        for (; i < st->D; i += 8) score_chunk(type, G, st, krow, i, acc);
+        if (two_sets) {
+            LC_UNROLL
+            for (int h = 0; h < G; h++) acc[h] = _mm256_add_ps(acc[h], acc2[h]);
         }
         _mm256_store_ps(scores + t * ATTN_LANES, sum_lanes(acc, G));
     }
@@ -124,13 +146,17 @@ ALWAYS_INLINE void block_scores(int type, int G, const item_state *st, int64_t t
 ALWAYS_INLINE void accumulate_rows(int type, int G, int NR, const item_state *st, int64_t t,
                                    const float *p) {
     const uint8_t *rows[4];
+    LC_UNROLL
     for (int j = 0; j < NR; j++) rows[j] = st->v + (size_t)(t + j) * st->row_size;
     for (int i = 0; i < st->D; i += 8) {
         __m256 v8[4];
+        LC_UNROLL
         for (int j = 0; j < NR; j++) v8[j] = load8(type, rows[j], st->e0 + i);
+        LC_UNROLL
         for (int h = 0; h < G; h++) {
             float *a = st->acc + h * st->D + i;
             __m256 sum = _mm256_loadu_ps(a);
+            LC_UNROLL
             for (int j = 0; j < NR; j++)
                 sum = _mm256_fmadd_ps(_mm256_broadcast_ss(p + j * ATTN_LANES + h), v8[j], sum);
             _mm256_storeu_ps(a, sum);
@@ -151,6 +177,7 @@ ALWAYS_INLINE void rescale(int G, const item_state *st, __m256 factor) {
     if (_mm256_movemask_ps(_mm256_cmp_ps(factor, _mm256_set1_ps(1.0f), _CMP_NEQ_UQ)) == 0) return;
     float f[ATTN_LANES];
     _mm256_storeu_ps(f, factor);
+    LC_UNROLL
     for (int h = 0; h < G; h++) {
         const __m256 fh = _mm256_set1_ps(f[h]);
         float *a = st->acc + h * st->D;

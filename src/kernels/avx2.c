@@ -21,11 +21,26 @@
 #include "kernels/kernels.h"
 
 #define LC_INLINE static inline __attribute__((always_inline))
+/* The MR x NR loops must be unrolled for the accumulators to live in
+ * registers; -O2 alone leaves them as arrays on the stack. */
+#define LC_UNROLL _Pragma("GCC unroll 8")
 
-/* Tile shapes: decode (MR = 1) takes DEC_NR weight rows at a time, which
- * gives the memory system several independent streams; prefill takes
- * PRE_NR rows for MR = 2..4 activation rows. Chosen by bench/kernel_bench.c. */
-enum { DEC_NR_LEGACY = 4, PRE_NR_LEGACY = 2, DEC_NR_K = 2, PRE_NR_K = 1, DEC_NR_F = 4, PRE_NR_F = 2 };
+/* Tile shapes: decode (M = 1) takes DEC_NR weight rows at a time, which
+ * gives the memory system several independent streams; prefill covers the
+ * activation rows in groups of PRE_MR, each against PRE_NR weight rows at a
+ * time (MR*NR accumulators plus the decoded weights must fit in the 16
+ * ymm registers). Chosen by measurement (bench/kernel_bench.c). */
+#ifndef LC_PRE_MR_LEGACY
+#define LC_PRE_MR_LEGACY 4
+#endif
+#ifndef LC_PRE_NR_LEGACY
+#define LC_PRE_NR_LEGACY 2
+#endif
+enum {
+    DEC_NR_LEGACY = 4, PRE_MR_LEGACY = LC_PRE_MR_LEGACY, PRE_NR_LEGACY = LC_PRE_NR_LEGACY,
+    DEC_NR_K = 2, PRE_MR_K = 4, PRE_NR_K = 1,
+    DEC_NR_F = 4, PRE_MR_F = 4, PRE_NR_F = 2,
+};
 
 /* --------------------------------------------------------------- helpers */
 
@@ -54,6 +69,12 @@ LC_INLINE __m256 abs_ps(__m256 v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f
 
 LC_INLINE float f16_to_f32(lc_f16 h) { return _cvtsh_ss(h); }
 
+/* An f16 scale widened straight into all 8 lanes (broadcast, then one
+ * conversion: cheaper than converting a scalar and broadcasting it). */
+LC_INLINE __m256 f16_bcast(const lc_f16 *h) {
+    return _mm256_cvtph_ps(_mm_set1_epi16((short)*h));
+}
+
 /* 4 x 8 int32 (each within int8 range) -> 32 int8 in element order. */
 LC_INLINE __m256i pack_i32_to_i8(__m256i a, __m256i b, __m256i c, __m256i d) {
     __m256i ab = _mm256_packs_epi32(a, b);     /* a0-3 b0-3 | a4-7 b4-7 */
@@ -79,6 +100,7 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
     for (int64_t b = 0; b < k / QK8_0; b++, x += QK8_0) {
         __m256 v[4];
         __m256 amax = _mm256_setzero_ps();
+        LC_UNROLL
         for (int i = 0; i < 4; i++) {
             v[i] = _mm256_loadu_ps(x + 8 * i);
             amax = _mm256_max_ps(amax, abs_ps(v[i]));
@@ -87,6 +109,7 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
         const float id = d != 0.0f ? 1.0f / d : 0.0f;
         y[b].d = lc_f32_to_f16(d);
         __m256i q[4];
+        LC_UNROLL
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_cvtps_epi32(round_half_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
         _mm256_storeu_si256((__m256i *)y[b].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
@@ -116,6 +139,7 @@ static void quantize_row_q8_K(const float *x, void *dst, int64_t k) {
         const __m256i q_max = _mm256_set1_epi32(127);
         for (int i = 0; i < QK_K; i += 32) {
             __m256i q[4];
+            LC_UNROLL
             for (int j = 0; j < 4; j++) {
                 __m256 r = _mm256_round_ps(_mm256_mul_ps(_mm256_loadu_ps(x + i + 8 * j), is),
                                            _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -164,16 +188,16 @@ static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
 
 /* Signed weights of block b: Q4_0 nibbles minus 8, or Q8_0 bytes.
  * Q4_0 byte j holds element j (low nibble) and j+16 (high nibble). */
-LC_INLINE __m256i legacy_weights(const uint8_t *row, int64_t b, const int wtype, float *d) {
+LC_INLINE __m256i legacy_weights(const uint8_t *row, int64_t b, const int wtype, __m256 *d) {
     if (wtype == LC_TYPE_Q4_0) {
         const block_q4_0 *blk = (const block_q4_0 *)row + b;
-        *d = f16_to_f32(blk->d);
+        *d = f16_bcast(&blk->d);
         __m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
         __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
         return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
     }
     const block_q8_0 *blk = (const block_q8_0 *)row + b;
-    *d = f16_to_f32(blk->d);
+    *d = f16_bcast(&blk->d);
     return _mm256_loadu_si256((const __m256i *)blk->qs);
 }
 
@@ -186,27 +210,34 @@ LC_INLINE __m256i dot_i8(__m256i wabs, __m256i w, __m256i a) {
 
 LC_INLINE void legacy_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                              float *y, int64_t ldy, const int wtype, const int MR, const int NR) {
-    __m256 acc[LC_TILE_M][4];
+    __m256 acc[4][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         __m256i w[4], wabs[4];
-        float dw[4];
+        __m256 dw[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             w[n] = legacy_weights(W + (size_t)n * ws, b, wtype, &dw[n]);
             wabs[n] = _mm256_sign_epi8(w[n], w[n]);
         }
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             const block_q8_0 *ab = (const block_q8_0 *)(A + (size_t)m * as) + b;
             const __m256i a = _mm256_loadu_si256((const __m256i *)ab->qs);
-            const float da = f16_to_f32(ab->d);
+            const __m256 da = f16_bcast(&ab->d);
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 __m256 s = _mm256_cvtepi32_ps(dot_i8(wabs[n], w[n], a));
-                acc[m][n] = _mm256_fmadd_ps(s, _mm256_set1_ps(dw[n] * da), acc[m][n]);
+                acc[m][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw[n], da), acc[m][n]);
             }
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
 }
 
@@ -237,12 +268,15 @@ LC_INLINE void q4_K_scales(const uint8_t s[12], uint8_t sc[8], uint8_t mn[8]) {
 LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                            float *y, int64_t ldy, const int MR, const int NR) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
-    __m256 acc[LC_TILE_M][4];
+    __m256 acc[4][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const block_q4_K *wb[4];
         __m256i scales[4], mins[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             wb[n] = (const block_q4_K *)(W + (size_t)n * ws) + b;
             uint8_t sc[8], mn[8];
@@ -253,12 +287,16 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
             /* m[i] twice, to pair with bsums[2i] and bsums[2i+1] */
             mins[n] = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
         }
-        __m256i isum[LC_TILE_M][4];
+        __m256i isum[4][4];
+        LC_UNROLL
         for (int m = 0; m < MR; m++)
+            LC_UNROLL
             for (int n = 0; n < NR; n++) isum[m][n] = _mm256_setzero_si256();
         /* 32 bytes of qs: low nibbles are sub-block 2c, high ones 2c+1 */
+        LC_UNROLL
         for (int c = 0; c < 4; c++) {
             __m256i lo[4], hi[4], s_lo[4], s_hi[4];
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 __m256i q = _mm256_loadu_si256((const __m256i *)(wb[n]->qs + 32 * c));
                 lo[n] = _mm256_and_si256(q, low4);
@@ -266,10 +304,12 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
                 s_lo[n] = _mm256_shuffle_epi8(scales[n], bcast16_mask(2 * c));
                 s_hi[n] = _mm256_shuffle_epi8(scales[n], bcast16_mask(2 * c + 1));
             }
+            LC_UNROLL
             for (int m = 0; m < MR; m++) {
                 const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
                 __m256i a_lo = _mm256_loadu_si256((const __m256i *)(ab->qs + 64 * c));
                 __m256i a_hi = _mm256_loadu_si256((const __m256i *)(ab->qs + 64 * c + 32));
+                LC_UNROLL
                 for (int n = 0; n < NR; n++) {
                     __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[n], a_lo), s_lo[n]);
                     __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi[n], a_hi), s_hi[n]);
@@ -277,9 +317,11 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
                 }
             }
         }
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
             __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 __m256 s = _mm256_cvtepi32_ps(isum[m][n]);
                 __m256 ms = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, mins[n]));
@@ -288,7 +330,9 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
             }
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
 }
 
@@ -303,24 +347,32 @@ LC_INLINE __m256i q6_K_pair_scales(__m128i sc8, int g) {
 LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                            float *y, int64_t ldy, const int MR, const int NR) {
     const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
-    __m256 acc[LC_TILE_M][4];
+    __m256 acc[4][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const block_q6_K *wb[4];
         __m128i sc8[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             wb[n] = (const block_q6_K *)(W + (size_t)n * ws) + b;
             sc8[n] = _mm_loadu_si128((const __m128i *)wb[n]->scales);
         }
-        __m256i isum[LC_TILE_M][4];
+        __m256i isum[4][4];
+        LC_UNROLL
         for (int m = 0; m < MR; m++)
+            LC_UNROLL
             for (int n = 0; n < NR; n++) isum[m][n] = _mm256_setzero_si256();
         /* Half h holds elements 128h..128h+127: chunk j (32 elements) takes
          * its low 4 bits from ql and its high 2 bits from bit pair j of qh. */
+        LC_UNROLL
         for (int h = 0; h < 2; h++) {
+            LC_UNROLL
             for (int j = 0; j < 4; j++) {
                 __m256i q[4], s[4];
+                LC_UNROLL
                 for (int n = 0; n < NR; n++) {
                     const uint8_t *ql = wb[n]->ql + 64 * h, *qh = wb[n]->qh + 32 * h;
                     __m256i L = _mm256_loadu_si256((const __m256i *)(ql + 32 * (j & 1)));
@@ -333,9 +385,11 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
                     q[n] = _mm256_or_si256(lo, _mm256_and_si256(hi, bits45));
                     s[n] = q6_K_pair_scales(sc8[n], 8 * h + 2 * j);
                 }
+                LC_UNROLL
                 for (int m = 0; m < MR; m++) {
                     const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
                     __m256i a = _mm256_loadu_si256((const __m256i *)(ab->qs + 128 * h + 32 * j));
+                    LC_UNROLL
                     for (int n = 0; n < NR; n++)
                         isum[m][n] = _mm256_add_epi32(isum[m][n],
                                                       _mm256_madd_epi16(_mm256_maddubs_epi16(q[n], a), s[n]));
@@ -343,9 +397,11 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
             }
         }
         /* q is stored +32: subtract 32 * sum_g scale_g * bsum_g */
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
             __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 __m256i corr = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(sc8[n]));
                 __m256i total = _mm256_sub_epi32(isum[m][n], _mm256_slli_epi32(corr, 5));
@@ -354,7 +410,9 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
             }
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
 }
 
@@ -377,19 +435,26 @@ LC_INLINE float load1_float(const uint8_t *row, int64_t k, const int type) {
  * not be a multiple of 8: the tail is summed separately in float. */
 LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                             float *y, int64_t ldy, const int type, const int MR, const int NR) {
-    __m256 acc[LC_TILE_M][4];
+    __m256 acc[4][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
         __m256 w[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) w[n] = load8_float(W + (size_t)n * ws, k, type);
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             __m256 a = load8_float(A + (size_t)m * as, k, type);
+            LC_UNROLL
             for (int n = 0; n < NR; n++) acc[m][n] = _mm256_fmadd_ps(w[n], a, acc[m][n]);
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             float tail = 0.0f;
             for (int64_t t = k; t < K; t++)
@@ -424,28 +489,36 @@ LC_INLINE void rows_in_groups(const int kind, int64_t K, const uint8_t *W, size_
     for (; n < nr; n++) run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 1);
 }
 
+/* Decode: all nr rows against the one activation row. Prefill: the mr
+ * activation rows in groups of PRE_MR (the last group may be smaller). */
 LC_INLINE void tile_shapes(const int kind, int64_t K, const void *W, size_t ws, int64_t nr, const void *A,
-                           size_t as, int mr, float *y, int64_t ldy, const int DEC_NR, const int PRE_NR) {
-    switch (mr) {
-    case 1: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 1, DEC_NR); break;
-    case 2: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 2, PRE_NR); break;
-    case 3: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 3, PRE_NR); break;
-    default: rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 4, PRE_NR); break;
+                           size_t as, int mr, float *y, int64_t ldy, const int DEC_NR, const int PRE_MR,
+                           const int PRE_NR) {
+    if (mr == 1) { rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 1, DEC_NR); return; }
+    for (int m0 = 0; m0 < mr; m0 += PRE_MR) {
+        const int r = mr - m0 < PRE_MR ? mr - m0 : PRE_MR;
+        const uint8_t *a = (const uint8_t *)A + (size_t)m0 * as;
+        float *ym = y + (int64_t)m0 * ldy;
+        if (r == 1) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 1, PRE_NR);
+        else if (r == 2 || PRE_MR == 2) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 2, PRE_NR);
+        else if (r == 3 || PRE_MR == 3) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 3, PRE_NR);
+        else rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 4, PRE_NR);
     }
 }
 
-#define TILE_FN(fname, kind, dec_nr, pre_nr)                                                       \
+#define TILE_FN(fname, kind, shapes)                                                       \
     static void fname(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, \
                       int mr, float *y, int64_t ldy) {                                             \
-        tile_shapes(kind, K, W, ws, nr, A, as, mr, y, ldy, dec_nr, pre_nr);                        \
+        tile_shapes(kind, K, W, ws, nr, A, as, mr, y, ldy, DEC_NR_##shapes, PRE_MR_##shapes,        \
+                    PRE_NR_##shapes);                                                             \
     }
-TILE_FN(tile_q4_0, KIND_Q4_0, DEC_NR_LEGACY, PRE_NR_LEGACY)
-TILE_FN(tile_q8_0, KIND_Q8_0, DEC_NR_LEGACY, PRE_NR_LEGACY)
-TILE_FN(tile_q4_K, KIND_Q4_K, DEC_NR_K, PRE_NR_K)
-TILE_FN(tile_q6_K, KIND_Q6_K, DEC_NR_K, PRE_NR_K)
-TILE_FN(tile_f32, KIND_F32, DEC_NR_F, PRE_NR_F)
-TILE_FN(tile_f16, KIND_F16, DEC_NR_F, PRE_NR_F)
-TILE_FN(tile_bf16, KIND_BF16, DEC_NR_F, PRE_NR_F)
+TILE_FN(tile_q4_0, KIND_Q4_0, LEGACY)
+TILE_FN(tile_q8_0, KIND_Q8_0, LEGACY)
+TILE_FN(tile_q4_K, KIND_Q4_K, K)
+TILE_FN(tile_q6_K, KIND_Q6_K, K)
+TILE_FN(tile_f32, KIND_F32, F)
+TILE_FN(tile_f16, KIND_F16, F)
+TILE_FN(tile_bf16, KIND_BF16, F)
 
 const lc_kernel_table lc_kernels_avx2 = {
     .name = "avx2",

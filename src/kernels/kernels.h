@@ -15,9 +15,10 @@
 
 #include "quant/types.h"
 
-/* Most activation rows one tile call handles: each decoded weight block is
- * used for this many rows before the next block is decoded. */
-#define LC_TILE_M 4
+/* Most activation rows one tile call handles. A kernel covers them in its
+ * own register tiles (3 or 4 rows, say) while the chunk of weight rows it
+ * was given stays in L1/L2; 12 is a multiple of every such height. */
+#define LC_TILE_M 12
 
 /* Converts one row of k floats to an activation type (k a multiple of its
  * block size). Same signature as the type table's from_float. */

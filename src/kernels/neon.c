@@ -14,6 +14,9 @@
 #include "kernels/kernels.h"
 
 #define LC_INLINE static inline __attribute__((always_inline))
+/* The MR x NR loops must be unrolled for the accumulators to live in
+ * registers; -O2 alone leaves them as arrays on the stack. */
+#define LC_UNROLL _Pragma("GCC unroll 8")
 
 LC_INLINE float f16_to_f32(lc_f16 h) {
     return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);

@@ -29,11 +29,14 @@ LC_INLINE int32x4_t FN(dot16)(int32x4_t acc, int8x16_t w, int8x16_t a) {
 LC_INLINE void FN(legacy_kernel)(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                                  float *y, int64_t ldy, const int wtype, const int MR, const int NR) {
     float32x4_t acc[LC_TILE_M][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         int8x16_t w0[4], w1[4];
         float dw[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             if (wtype == LC_TYPE_Q4_0) {
                 /* byte j: element j in the low nibble, j+16 in the high one */
@@ -49,17 +52,21 @@ LC_INLINE void FN(legacy_kernel)(int64_t nb, const uint8_t *W, size_t ws, const 
                 dw[n] = f16_to_f32(blk->d);
             }
         }
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             const block_q8_0 *ab = (const block_q8_0 *)(A + (size_t)m * as) + b;
             const int8x16_t a0 = vld1q_s8(ab->qs), a1 = vld1q_s8(ab->qs + 16);
             const float da = f16_to_f32(ab->d);
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 int32x4_t p = FN(dot16)(FN(dot16)(vdupq_n_s32(0), w0[n], a0), w1[n], a1);
                 acc[m][n] = vfmaq_n_f32(acc[m][n], vcvtq_f32_s32(p), dw[n] * da);
             }
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = vaddvq_f32(acc[m][n]);
 }
 
@@ -69,21 +76,28 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
                                float *y, int64_t ldy, const int MR, const int NR) {
     const uint8x16_t low4 = vdupq_n_u8(0x0f);
     float32x4_t acc[LC_TILE_M][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         const block_q4_K *wb[4];
         uint8_t sc[4][8], mn[4][8];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             wb[n] = (const block_q4_K *)(W + (size_t)n * ws) + b;
             q4_K_scales(wb[n]->scales, sc[n], mn[n]);
         }
         int32x4_t isum[LC_TILE_M][4];
+        LC_UNROLL
         for (int m = 0; m < MR; m++)
+            LC_UNROLL
             for (int n = 0; n < NR; n++) isum[m][n] = vdupq_n_s32(0);
         /* 32 bytes of qs: low nibbles are sub-block 2c, high ones 2c+1 */
+        LC_UNROLL
         for (int c = 0; c < 4; c++) {
             int8x16_t lo0[4], lo1[4], hi0[4], hi1[4];
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 uint8x16_t q0 = vld1q_u8(wb[n]->qs + 32 * c), q1 = vld1q_u8(wb[n]->qs + 32 * c + 16);
                 lo0[n] = vreinterpretq_s8_u8(vandq_u8(q0, low4));
@@ -91,10 +105,12 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
                 hi0[n] = vreinterpretq_s8_u8(vshrq_n_u8(q0, 4));
                 hi1[n] = vreinterpretq_s8_u8(vshrq_n_u8(q1, 4));
             }
+            LC_UNROLL
             for (int m = 0; m < MR; m++) {
                 const int8_t *aq = ((const block_q8_K *)(A + (size_t)m * as) + b)->qs + 64 * c;
                 const int8x16_t a0 = vld1q_s8(aq), a1 = vld1q_s8(aq + 16);
                 const int8x16_t a2 = vld1q_s8(aq + 32), a3 = vld1q_s8(aq + 48);
+                LC_UNROLL
                 for (int n = 0; n < NR; n++) {
                     int32x4_t p_lo = FN(dot16)(FN(dot16)(vdupq_n_s32(0), lo0[n], a0), lo1[n], a1);
                     int32x4_t p_hi = FN(dot16)(FN(dot16)(vdupq_n_s32(0), hi0[n], a2), hi1[n], a3);
@@ -103,10 +119,12 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
                 }
             }
         }
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
             /* bsums of the 32-element sub-blocks: pairs of 16-element sums */
             int16x8_t sub = vpaddq_s16(vld1q_s16(ab->bsums), vld1q_s16(ab->bsums + 8));
+            LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 int16x8_t m16 = vreinterpretq_s16_u16(vmovl_u8(vld1_u8(mn[n])));
                 int32x4_t ms = vmull_s16(vget_low_s16(sub), vget_low_s16(m16));
@@ -116,7 +134,9 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
             }
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = vaddvq_f32(acc[m][n]);
 }
 
@@ -126,21 +146,30 @@ LC_INLINE void FN(q6_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
                                float *y, int64_t ldy, const int MR, const int NR) {
     const uint8x16_t low4 = vdupq_n_u8(0x0f), bits45 = vdupq_n_u8(0x30);
     float32x4_t acc[LC_TILE_M][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < nb; b++) {
         const block_q6_K *wb[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) wb[n] = (const block_q6_K *)(W + (size_t)n * ws) + b;
         int32x4_t isum[LC_TILE_M][4];
+        LC_UNROLL
         for (int m = 0; m < MR; m++)
+            LC_UNROLL
             for (int n = 0; n < NR; n++) isum[m][n] = vdupq_n_s32(0);
         /* element 128h + 32j + 16k + i: low 4 bits from ql[64h + 32(j&1) + 16k + i]
          * (low nibble for j < 2), high 2 bits are bit pair j of qh[32h + 16k + i] */
+        LC_UNROLL
         for (int h = 0; h < 2; h++) {
+            LC_UNROLL
             for (int j = 0; j < 4; j++) {
+                LC_UNROLL
                 for (int k = 0; k < 2; k++) {
                     const int g = 8 * h + 2 * j + k; /* 16-element group */
                     int8x16_t q[4];
+                    LC_UNROLL
                     for (int n = 0; n < NR; n++) {
                         uint8x16_t L = vld1q_u8(wb[n]->ql + 64 * h + 32 * (j & 1) + 16 * k);
                         uint8x16_t H = vld1q_u8(wb[n]->qh + 32 * h + 16 * k);
@@ -152,9 +181,11 @@ LC_INLINE void FN(q6_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
                         uint8x16_t u = vorrq_u8(lo, vandq_u8(hi, bits45));
                         q[n] = vsubq_s8(vreinterpretq_s8_u8(u), vdupq_n_s8(32));
                     }
+                    LC_UNROLL
                     for (int m = 0; m < MR; m++) {
                         const int8_t *aq = ((const block_q8_K *)(A + (size_t)m * as) + b)->qs + 16 * g;
                         const int8x16_t a = vld1q_s8(aq);
+                        LC_UNROLL
                         for (int n = 0; n < NR; n++)
                             isum[m][n] = vmlaq_n_s32(isum[m][n], FN(dot16)(vdupq_n_s32(0), q[n], a),
                                                      wb[n]->scales[g]);
@@ -162,13 +193,17 @@ LC_INLINE void FN(q6_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
                 }
             }
         }
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
+            LC_UNROLL
             for (int n = 0; n < NR; n++)
                 acc[m][n] = vfmaq_n_f32(acc[m][n], vcvtq_f32_s32(isum[m][n]), f16_to_f32(wb[n]->d) * ab->d);
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = vaddvq_f32(acc[m][n]);
 }
 
@@ -191,18 +226,25 @@ LC_INLINE float FN(load1_float)(const uint8_t *row, int64_t k, const int type) {
 LC_INLINE void FN(float_kernel)(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                                 float *y, int64_t ldy, const int type, const int MR, const int NR) {
     float32x4_t acc[LC_TILE_M][4];
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = vdupq_n_f32(0.0f);
     int64_t k = 0;
     for (; k + 4 <= K; k += 4) {
         float32x4_t w[4];
+        LC_UNROLL
         for (int n = 0; n < NR; n++) w[n] = FN(load4_float)(W + (size_t)n * ws, k, type);
+        LC_UNROLL
         for (int m = 0; m < MR; m++) {
             float32x4_t a = FN(load4_float)(A + (size_t)m * as, k, type);
+            LC_UNROLL
             for (int n = 0; n < NR; n++) acc[m][n] = vfmaq_f32(acc[m][n], w[n], a);
         }
     }
+    LC_UNROLL
     for (int m = 0; m < MR; m++)
+        LC_UNROLL
         for (int n = 0; n < NR; n++) {
             float tail = 0.0f;
             for (int64_t t = k; t < K; t++)

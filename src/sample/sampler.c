@@ -7,12 +7,17 @@
  * shapes the final draw. With temperature <= 0 the pick is the argmax after
  * the penalty (first index wins ties).
  *
+ * Cost on a 128k vocabulary: nothing is fully sorted. top-k is one pass
+ * with a k-entry heap; top-p without top-k finds its cut from a histogram
+ * of the probability mass and sorts only the tokens of the bucket where the
+ * cut falls; min-p is a floor on the logit.
+ *
  * Reproducibility: the PRNG is our own xoshiro256** seeded through
  * splitmix64, candidate ordering uses a total order (logit, then id), and
- * probabilities are summed in double, so the same seed and the same logits
- * give the same tokens on every run and every machine (a libm difference
- * in exp() could only matter if a uniform draw fell within ~1e-16 of a
- * bucket edge).
+ * probabilities are summed in double in a fixed order, so the same seed and
+ * the same logits give the same tokens on every run and every machine (a
+ * libm difference in exp() could only matter if a uniform draw fell within
+ * ~1e-16 of a bucket edge).
  *
  * All buffers are allocated at create; sampling allocates nothing. */
 #include <math.h>
@@ -202,16 +207,16 @@ static void sift_down(lc_candidate *h, int32_t n, int32_t i) {
     }
 }
 
-/* The `limit` best tokens whose logit is >= floor, sorted best-first, into
+/* The `limit` best tokens (NaN never counts), sorted best-first, into
  * s->cand; returns how many. One pass with a heap of size limit: scanning
  * ids in increasing order, a token displaces the current worst only when
  * its logit is strictly higher (on a tie the earlier id ranks first). */
-static int32_t gather_best(llamac_sampler *s, const float *l, int32_t limit, float floor) {
+static int32_t gather_best(llamac_sampler *s, const float *l, int32_t limit) {
     lc_candidate *h = s->cand;
     int32_t n = 0;
     for (int32_t i = 0; i < s->n_vocab; i++) {
         float v = l[i];
-        if (!(v >= floor)) continue; /* also drops NaN */
+        if (isnan(v)) continue;
         if (n < limit) {
             h[n] = (lc_candidate){i, v};
             /* sift up */
@@ -229,11 +234,11 @@ static int32_t gather_best(llamac_sampler *s, const float *l, int32_t limit, flo
     return n;
 }
 
-/* Every token with logit >= floor, in vocabulary order. */
-static int32_t gather_all(llamac_sampler *s, const float *l, float floor) {
+/* Every token with logit >= min_logit, in vocabulary order. */
+static int32_t gather_all(llamac_sampler *s, const float *l, float min_logit) {
     int32_t n = 0;
     for (int32_t i = 0; i < s->n_vocab; i++)
-        if (l[i] >= floor) s->cand[n++] = (lc_candidate){i, l[i]};
+        if (l[i] >= min_logit) s->cand[n++] = (lc_candidate){i, l[i]};
     return n;
 }
 
@@ -285,7 +290,7 @@ static int32_t top_p_bucket(float max, float v) {
     return d < (float)(TOP_P_BUCKETS - 1) ? (int32_t)d : TOP_P_BUCKETS - 1;
 }
 
-static int32_t gather_top_p(llamac_sampler *s, const float *l, float max, float floor,
+static int32_t gather_top_p(llamac_sampler *s, const float *l, float max, float min_logit,
                             float top_p) {
     double mass[TOP_P_BUCKETS] = {0};
     double z = 0.0;
@@ -307,10 +312,10 @@ static int32_t gather_top_p(llamac_sampler *s, const float *l, float max, float 
     /* Buckets before the edge, then the edge bucket sorted best-first. */
     int32_t n = 0;
     for (int32_t i = 0; i < s->n_vocab; i++)
-        if (l[i] >= floor && top_p_bucket(max, l[i]) < edge) s->cand[n++] = (lc_candidate){i, l[i]};
+        if (l[i] >= min_logit && top_p_bucket(max, l[i]) < edge) s->cand[n++] = (lc_candidate){i, l[i]};
     int32_t first_edge = n;
     for (int32_t i = 0; i < s->n_vocab; i++)
-        if (l[i] >= floor && top_p_bucket(max, l[i]) == edge) s->cand[n++] = (lc_candidate){i, l[i]};
+        if (l[i] >= min_logit && top_p_bucket(max, l[i]) == edge) s->cand[n++] = (lc_candidate){i, l[i]};
     qsort(s->cand + first_edge, (size_t)(n - first_edge), sizeof *s->cand, compare_candidates);
     double cum = before;
     for (int32_t i = first_edge; i < n; i++) {
@@ -333,25 +338,25 @@ llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits) {
      * normalizes over what top-k left, as it runs after it. */
     bool use_top_k = p->top_k > 0 && p->top_k < s->n_vocab;
     bool use_top_p = p->top_p < 1.0f;
-    float floor = -INFINITY;
-    if (p->min_p > 0.0f) floor = (float)((double)max + log(p->min_p < 1.0f ? (double)p->min_p : 1.0));
-    if (floor > max) floor = max; /* rounding must not drop the top token */
+    float min_logit = -INFINITY;
+    if (p->min_p > 0.0f) min_logit = (float)((double)max + log(p->min_p < 1.0f ? (double)p->min_p : 1.0));
+    if (min_logit > max) min_logit = max; /* rounding must not drop the top token */
 
     int32_t n;
     if (use_top_k) {
-        n = gather_best(s, l, p->top_k, -INFINITY);
+        n = gather_best(s, l, p->top_k);
         double z = use_top_p ? candidate_exp_sum(s->cand, n, max) : 0.0;
         int32_t kept = n;
-        while (kept > 1 && !(s->cand[kept - 1].logit >= floor)) kept--;
+        while (kept > 1 && !(s->cand[kept - 1].logit >= min_logit)) kept--;
         n = kept;
         if (use_top_p) {
             int32_t keep = top_p_prefix(s->cand, n, max, z, p->top_p);
             if (keep > 0) n = keep;
         }
     } else if (use_top_p) {
-        n = gather_top_p(s, l, max, floor, p->top_p);
+        n = gather_top_p(s, l, max, min_logit, p->top_p);
     } else {
-        n = gather_all(s, l, floor);
+        n = gather_all(s, l, min_logit);
     }
     return draw(s, n, max, (double)p->temperature);
 }

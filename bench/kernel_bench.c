@@ -1,0 +1,138 @@
+/* kernel_bench: speed of lc_matmul on the shapes that dominate Llama
+ * inference, to compare against the roofline (bench/membw for decode,
+ * arithmetic peak for prefill).
+ *
+ *   decode  (M = 1):   GB/s of weight bytes streamed. "hot" repeats one
+ *                      matrix (it may sit in the last-level cache); "cold"
+ *                      rotates through copies filling -c MiB, so every call
+ *                      reads DRAM as a real model (>> L3) does.
+ *   prefill (M = 512): GFLOP/s, counting 2*M*N*K.
+ * Every figure is the best of -r runs (the machine may be shared).
+ *
+ * Build (after the core library, e.g. cmake --build build):
+ *   gcc -std=c17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/kernel_bench.c \
+ *       build/libllamac_core.a -lpcre2-8 -lpthread -lm -o kernel_bench
+ * Run:
+ *   ./kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T type[,type]] [-p|-d]
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/compute.h"
+#include "quant/types.h"
+
+typedef struct shape { int64_t K, N; } shape;
+
+static const shape shapes[] = {
+    {2048, 8192},   /* Llama 3.2 1B ffn_gate/ffn_up: n_embd x n_ff */
+    {4096, 14336},  /* Llama 3.1 8B ffn_gate/ffn_up */
+};
+
+static uint64_t rng_state = 0x243f6a8885a308d3ULL;
+static uint64_t next_rand(void) {
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 2685821657736338717ULL;
+}
+static float rand_unit(void) { return (float)((next_rand() >> 40) * (1.0 / 8388608.0)) - 1.0f; }
+
+/* Random quant bytes with small finite f16 scales in every block. */
+static void fill_weights(int type, uint8_t *w, int64_t N, int64_t K) {
+    const lc_type_traits *t = lc_type_traits_get(type);
+    const size_t size = lc_row_size(type, K) * (size_t)N;
+    for (size_t i = 0; i + 8 <= size; i += 8) {
+        uint64_t r = next_rand();
+        memcpy(w + i, &r, 8);
+    }
+    if (type != LC_TYPE_Q4_0 && type != LC_TYPE_Q8_0) return;
+    for (size_t off = 0; off < size; off += t->type_size) {
+        lc_f16 d = lc_f32_to_f16(rand_unit() * 0.05f);
+        memcpy(w + off, &d, 2);
+    }
+}
+
+static double bench_decode(lc_compute *c, int type, shape s, uint8_t *pool, size_t copies, int runs, float *x,
+                           float *y) {
+    const size_t bytes = lc_row_size(type, s.K) * (size_t)s.N;
+    double best = 1e30;
+    for (int r = 0; r < runs; r++) {
+        int64_t t0 = llamac_time_us();
+        for (size_t i = 0; i < copies; i++) lc_matmul(c, pool + i * bytes, type, s.N, s.K, x, 1, y);
+        double us = (double)(llamac_time_us() - t0) / (double)copies;
+        if (us < best) best = us;
+    }
+    return best;
+}
+
+int main(int argc, char **argv) {
+    int n_threads = 1, runs = 5, only_prefill = 0, only_decode = 0;
+    size_t cold_mib = 1024;
+    const char *isa = NULL, *types_arg = "q4_0,q8_0";
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 < argc && !strcmp(argv[i], "-t")) n_threads = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "-i")) isa = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "-r")) runs = atoi(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "-c")) cold_mib = (size_t)atol(argv[++i]);
+        else if (i + 1 < argc && !strcmp(argv[i], "-T")) types_arg = argv[++i];
+        else if (!strcmp(argv[i], "-p")) only_prefill = 1;
+        else if (!strcmp(argv[i], "-d")) only_decode = 1;
+        else {
+            fprintf(stderr, "usage: kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T q4_0,q8_0] [-p|-d]\n");
+            return 2;
+        }
+    }
+    const int64_t M = 512, max_k = 14336;
+    llamac_error err = {{0}};
+    lc_compute *c = lc_compute_create(n_threads, M, max_k, &err);
+    if (!c || (isa && lc_compute_set_isa(c, isa, &err) != 0)) {
+        fprintf(stderr, "kernel_bench: %s\n", err.msg);
+        return 1;
+    }
+    printf("kernel_bench: %d thread(s), %s kernels, best of %d\n", n_threads, lc_compute_isa(c), runs);
+    float *x = malloc(sizeof(float) * (size_t)(M * max_k));
+    float *y = malloc(sizeof(float) * (size_t)(M * 14336));
+    for (int64_t i = 0; i < M * max_k; i++) x[i] = rand_unit();
+
+    char types_buf[128];
+    snprintf(types_buf, sizeof types_buf, "%s", types_arg);
+    for (char *name = strtok(types_buf, ","); name; name = strtok(NULL, ",")) {
+        const int type = lc_type_from_name(name);
+        if (type < 0 || !lc_matmul_supports(type)) { fprintf(stderr, "kernel_bench: bad type %s\n", name); return 1; }
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const shape s = shapes[si];
+            const size_t bytes = lc_row_size(type, s.K) * (size_t)s.N;
+            size_t copies = cold_mib * 1024 * 1024 / bytes;
+            if (copies < 1) copies = 1;
+            uint8_t *pool = malloc(bytes * copies);
+            if (!pool) { fprintf(stderr, "kernel_bench: out of memory\n"); return 1; }
+            for (size_t i = 0; i < copies; i++) fill_weights(type, pool + i * bytes, s.N, s.K);
+            if (!only_prefill) {
+                double hot = bench_decode(c, type, s, pool, 1, runs * 20, x, y);
+                double cold = bench_decode(c, type, s, pool, copies, runs, x, y);
+                printf("decode  %-5s K=%-5lld N=%-5lld %6.1f MB: hot %7.1f us %6.2f GB/s | cold (%zu copies) %7.1f us %6.2f GB/s\n",
+                       name, (long long)s.K, (long long)s.N, bytes / 1e6, hot, bytes / hot * 1e-3, copies, cold,
+                       bytes / cold * 1e-3);
+            }
+            if (!only_decode) {
+                double best = 1e30;
+                for (int r = 0; r < runs; r++) {
+                    int64_t t0 = llamac_time_us();
+                    lc_matmul(c, pool, type, s.N, s.K, x, M, y);
+                    double us = (double)(llamac_time_us() - t0);
+                    if (us < best) best = us;
+                }
+                printf("prefill %-5s K=%-5lld N=%-5lld M=%lld: %8.1f ms %7.1f GFLOP/s\n", name, (long long)s.K,
+                       (long long)s.N, (long long)M, best / 1e3, 2.0 * M * s.N * s.K / best * 1e-3);
+            }
+            fflush(stdout);
+            free(pool);
+        }
+    }
+    free(x);
+    free(y);
+    lc_compute_free(c);
+    return 0;
+}
