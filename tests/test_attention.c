@@ -237,7 +237,8 @@ static void check_matrix(lc_compute *const *computes, const char *simd_isa, erro
 
 /* Shapes off the main grid: long contexts with a moving max, head dims
  * that are not multiples of 8 (SIMD falls back) or of 32 (Q8_0 blocks
- * straddle heads), GQA groups larger than one sub-group, a single KV head. */
+ * straddle heads), GQA groups larger than one sub-group, a single KV head,
+ * tokens whose heads need several items. */
 static void check_edges(lc_compute *const *computes, const char *simd_isa, error_stats *stats) {
     const attn_case cases[] = {
         {LC_TYPE_F32, 64, 2, 4, 300, 3, 1.0f, true},
@@ -251,6 +252,10 @@ static void check_edges(lc_compute *const *computes, const char *simd_isa, error
         {LC_TYPE_F32, 64, 2, 12, 50, 3, 2.0f, false},
         {LC_TYPE_Q8_0, 64, 1, 16, 70, 2, 2.0f, false},
         {LC_TYPE_F16, 256, 1, 3, 33, 2, 1.0f, false},
+        /* more head units per token than one item's stack holds */
+        {LC_TYPE_F16, 256, 16, 4, 20, 2, 1.0f, false},
+        {LC_TYPE_F32, 32, 40, 1, 10, 1, 2.0f, false},
+        {LC_TYPE_Q8_0, LC_ATTN_HEAD_DIM_MAX, 1, 8, 5, 2, 1.0f, false},
     };
     uint64_t seed = 1000;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], computes, simd_isa, seed++, stats);

@@ -15,6 +15,7 @@
 
 #include "kernels/compute.h"
 #include "kernels/dispatch.h"
+#include "kernels/kernels.h"
 #include "quant/types.h"
 #include "test_util.h"
 
@@ -151,6 +152,20 @@ static void fill_quantizer_row(float *x, int64_t K, int variant, uint64_t *rng) 
     if (variant == 4) memset(x, 0, (size_t)K * sizeof(float));
 }
 
+/* A Q8_0 row with summaries (kernels.h): each block's f32 scale and the
+ * sum of its quants, after the blocks. */
+static void check_q8_0_summary(const char *isa, const uint8_t *row, int64_t K) {
+    const block_q8_0 *blocks = (const block_q8_0 *)row;
+    const lc_q8_0_summary *sum = (const lc_q8_0_summary *)(row + lc_q8_0_summary_offset(K));
+    int bad = 0;
+    for (int64_t b = 0; b < K / QK8_0; b++) {
+        int s = 0;
+        for (int j = 0; j < QK8_0; j++) s += blocks[b].qs[j];
+        bad += sum[b].sum != s || sum[b].d != lc_f16_to_f32(blocks[b].d);
+    }
+    CHECKF(bad == 0, "%s Q8_0 summary K=%lld: %d blocks wrong", isa, (long long)K, bad);
+}
+
 static void test_quantizers(lc_isa isa, uint64_t *rng) {
     const lc_kernel_table *kt = lc_kernel_table_get(isa);
     static const int act_types[] = {LC_TYPE_Q8_0, LC_TYPE_Q8_K, LC_TYPE_F16, LC_TYPE_BF16};
@@ -162,16 +177,18 @@ static void test_quantizers(lc_isa isa, uint64_t *rng) {
         for (size_t ki = 0; ki < sizeof Ks / sizeof Ks[0]; ki++) {
             const int64_t K = Ks[ki] + (type == LC_TYPE_F16 || type == LC_TYPE_BF16 ? 7 : 0);
             const size_t size = lc_row_size(type, K);
+            const size_t got_size = kt->act_row_size ? kt->act_row_size(type, K) : size;
             float *x = malloc((size_t)K * sizeof(float));
-            uint8_t *ref = malloc(size), *got = malloc(size);
+            uint8_t *ref = malloc(size), *got = malloc(got_size);
             for (int variant = 0; variant < 5; variant++) {
                 fill_quantizer_row(x, K, variant, rng);
                 memset(ref, 0xAA, size);
-                memset(got, 0x55, size);
+                memset(got, 0x55, got_size);
                 lc_type_traits_get(type)->from_float(x, ref, K);
                 kt->quantize_row[type](x, got, K);
                 CHECKF(memcmp(ref, got, size) == 0, "%s quantize_row %s K=%lld variant %d differs from reference",
                        kt->name, lc_type_name(type), (long long)K, variant);
+                if (type == LC_TYPE_Q8_0 && got_size > size) check_q8_0_summary(kt->name, got, K);
             }
             free(x);
             free(ref);

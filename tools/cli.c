@@ -110,11 +110,12 @@ void cli_progress_done(cli_progress *p) {
     if (p->enabled && p->last_permille >= 0) fprintf(stderr, "\r\033[K");
 }
 
-static bool parse_kv_type(const char *cmd, const char *s, int *out) {
+bool cli_parse_kv_type(const char *cmd, const char *s, int *out) {
     if (!strcmp(s, "f16")) *out = LLAMAC_KV_F16;
     else if (!strcmp(s, "f32")) *out = LLAMAC_KV_F32;
+    else if (!strcmp(s, "q8_0")) *out = LLAMAC_KV_Q8_0;
     else {
-        cli_error(cmd, CLI_USAGE, "--kv-type must be f16 or f32, got '%s'", s);
+        cli_error(cmd, CLI_USAGE, "--kv-type must be f16, f32 or q8_0, got '%s'", s);
         return false;
     }
     return true;
@@ -138,7 +139,7 @@ int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sam
     else if (!strcmp(a, "--seed")) { if ((ok = INT(0, INT64_MAX))) sp->seed = (uint64_t)iv; }
     else if (!strcmp(a, "--ctx")) { if ((ok = INT(1, INT32_MAX))) cp->n_ctx = (uint32_t)iv; }
     else if (!strcmp(a, "--batch")) { if ((ok = INT(1, 1 << 16))) cp->n_batch = (int32_t)iv; }
-    else if (!strcmp(a, "--kv-type")) ok = VALUE() && parse_kv_type(cmd, v, &cp->kv_type);
+    else if (!strcmp(a, "--kv-type")) ok = VALUE() && cli_parse_kv_type(cmd, v, &cp->kv_type);
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if ((ok = INT(1, 1024))) cp->n_threads = (int32_t)iv; }
     else return 0;
 #undef VALUE

@@ -38,8 +38,11 @@ int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sam
     "      --ctx N             context length, capped by the model's (default: the\n"         \
     "                          model's, at most 4096)\n"                                      \
     "      --batch N           prefill batch size (default 512)\n"                            \
-    "      --kv-type TYPE      KV cache type: f16 (default) or f32\n"                         \
+    "      --kv-type TYPE      KV cache type: f16 (default), f32 or q8_0\n"                         \
     "  -t, --threads N         threads (default: physical cores)\n"
+
+/* "f16" / "f32" / "q8_0" -> LLAMAC_KV_*; false after a usage error. */
+bool cli_parse_kv_type(const char *cmd, const char *s, int *out);
 
 /* Reads a whole file (binary-exact). NULL + message on failure. */
 char *cli_read_file(const char *cmd, const char *path, size_t *len);

@@ -23,7 +23,7 @@ static const char usage_text[] =
     "  -r, --reps N      repetitions per test (default 5)\n"
     "  -t, --threads N   threads (default: physical cores)\n"
     "      --batch N     prefill batch size (default 512)\n"
-    "      --kv-type T   KV cache type f16 (default) or f32\n"
+    "      --kv-type T   KV cache type f16 (default), f32 or q8_0\n"
     "      --json        print a JSON array (llama-bench's field names) instead of a table\n"
     "  -h, --help        show this help\n";
 
@@ -58,9 +58,7 @@ static int parse(int argc, char **argv, bench_options *o) {
         else if (!strcmp(a, "--batch")) { INT(1, 1 << 16); o->cp.n_batch = (int32_t)iv; }
         else if (!strcmp(a, "--kv-type")) {
             if (!(v = cli_value("bench", argc, argv, &i))) return CLI_USAGE;
-            if (!strcmp(v, "f16")) o->cp.kv_type = LLAMAC_KV_F16;
-            else if (!strcmp(v, "f32")) o->cp.kv_type = LLAMAC_KV_F32;
-            else return cli_error("bench", CLI_USAGE, "--kv-type must be f16 or f32, got '%s'", v);
+            if (!cli_parse_kv_type("bench", v, &o->cp.kv_type)) return CLI_USAGE;
         }
         else if (!strcmp(a, "--json")) o->json = true;
         else return cli_error("bench", CLI_USAGE, "unknown option '%s' (see llamac bench --help)", a);
@@ -146,7 +144,7 @@ static void print_json(const bench_options *o, const llamac_model_desc *d, const
                "\"type_k\": \"%s\", \"test\": \"%s%lld\", \"n_prompt\": %lld, \"n_gen\": %lld, "
                "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f}%s\n",
                LLAMAC_VERSION, o->model, d->arch, d->file_type, (unsigned long long)d->weight_bytes,
-               (unsigned long long)d->n_params, n_batch, threads, o->cp.kv_type == LLAMAC_KV_F32 ? "f32" : "f16",
+               (unsigned long long)d->n_params, n_batch, threads, o->cp.kv_type == LLAMAC_KV_F32 ? "f32" : o->cp.kv_type == LLAMAC_KV_Q8_0 ? "q8_0" : "f16",
                r[i].test_kind, (long long)(r[i].n_prompt + r[i].n_gen), (long long)r[i].n_prompt,
                (long long)r[i].n_gen, r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, i + 1 < n ? "," : "");
     }

@@ -307,6 +307,16 @@ static void release_source(const lc_conv_tensor *t, size_t off, size_t n, bool o
         posix_fadvise(t->src_fd, (off_t)(t->src_file_offset + off), (off_t)n, POSIX_FADV_DONTNEED);
 }
 
+/* Asks the kernel to start reading [off, off+n) of a tensor's source now,
+ * so the workers find the pages resident instead of faulting them in one
+ * readahead window at a time. */
+static void prefetch_source(const lc_conv_tensor *t, size_t off, size_t n) {
+    if (!t->src || n == 0) return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t b = (uintptr_t)(t->src + off) / page * page, e = (uintptr_t)(t->src + off + n);
+    madvise((void *)b, e - b, MADV_WILLNEED);
+}
+
 /* ------------------------------------------------------------ streaming */
 
 typedef struct stream_state {
@@ -379,7 +389,11 @@ static int stream_convert(stream_state *s, const lc_conv_tensor *t, llamac_error
     int which = 0;
     for (int64_t first = 0; rc == 0; first += per) {
         int64_t n = first < rows ? (rows - first < per ? rows - first : per) : 0;
-        if (n > 0) batch_start(&batch, t, first, n, s->buf[which], s->job->n_threads);
+        if (n > 0) {
+            int64_t next = first + n, n_next = rows - next < per ? rows - next : per;
+            if (n_next > 0) prefetch_source(t, (size_t)next * src_row, (size_t)n_next * src_row);
+            batch_start(&batch, t, first, n, s->buf[which], s->job->n_threads);
+        }
         if (prev_first >= 0) {
             rc = write_chunk(s, t, s->buf[which ^ 1], (size_t)prev_rows * dst_row, err);
             release_source(t, (size_t)prev_first * src_row, (size_t)prev_rows * src_row, false);
@@ -494,7 +508,15 @@ int lc_conv_job_write(lc_conv_job *job, const char *dst, llamac_error *err) {
     if (rc == 0) rc = declare_tensors(job, &s.bytes_total, err);
     if (rc == 0) rc = alloc_buffers(&s, err);
     if (rc == 0) rc = gguf_writer_begin(job->w, dst, err);
-    for (size_t i = 0; i < job->n_tensors && rc == 0; i++) rc = stream_tensor(&s, &job->tensors[i], err);
+    for (size_t i = 0; i < job->n_tensors && rc == 0; i++) {
+        /* the next tensor's first chunk loads while this one converts */
+        if (i + 1 < job->n_tensors) {
+            const lc_conv_tensor *next = &job->tensors[i + 1];
+            size_t src_row = lc_row_size(next->src_type, next->ne[0]);
+            prefetch_source(next, 0, src_row * (size_t)chunk_rows(next));
+        }
+        rc = stream_tensor(&s, &job->tensors[i], err);
+    }
     if (rc == 0) rc = gguf_writer_finish(job->w, err);
     if (rc != 0) gguf_writer_abort(job->w);
     free(s.buf[0]);

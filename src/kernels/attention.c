@@ -2,9 +2,10 @@
  *
  *   lc_attention_ref          one (token, query head) at a time, element by
  *                             element: the definition, for tests;
- *   lc_attention_item_scalar  one (token, KV head sub-group): each cached
- *                             row is widened once and serves every query
- *                             head of the group (the LLAMAC_ISA=scalar path);
+ *   lc_attention_item_scalar  one token and a run of head units (attention.h):
+ *                             each KV head slice of a cached row is widened
+ *                             once and serves all its query heads (the
+ *                             LLAMAC_ISA=scalar path);
  *   lc_attention              claims items on the thread pool and runs the
  *                             compute context's ISA kernel on each.
  * Formula: formats.md section 9 step 5. */
@@ -113,48 +114,69 @@ void lc_attention_ref(const lc_attn_args *a) {
 
 /* ----------------------------------------------------- scalar item kernel */
 
+/* Online softmax step for one head: folds score s in, returning the weight
+ * of the new row; the accumulator is rescaled when the max grows. */
+static float online_step(float s, float *max_score, float *sum, float *acc, int D) {
+    if (s > *max_score) {
+        const float shrink = expf(*max_score - s);
+        *sum *= shrink;
+        for (int i = 0; i < D; i++) acc[i] *= shrink;
+        *max_score = s;
+    }
+    const float p = expf(s - *max_score);
+    *sum += p;
+    return p;
+}
+
 void lc_attention_item_scalar(const lc_attn_args *a, const lc_attn_item *it) {
-    const int D = a->head_dim, H = a->n_head, G = it->n_heads;
-    const int group = H / a->n_head_kv;
-    const int64_t e0 = (int64_t)(it->h0 / group) * D;
+    enum { HEADS_MAX = LC_ATTN_UNITS_MAX * LC_ATTN_SUBGROUP_MAX };
+    const int D = a->head_dim, H = a->n_head, W = lc_attn_unit_width(a);
     const int64_t n_pos = (int64_t)a->pos0 + it->token + 1;
     const float scale = 1.0f / sqrtf((float)D);
-    const float *q = a->q + ((int64_t)it->token * H + it->h0) * D;
-    float acc[LC_ATTN_SUBGROUP_MAX * LC_ATTN_HEAD_DIM_MAX];
+    const float *q = a->q + (int64_t)it->token * H * D;
+    lc_attn_unit units[LC_ATTN_UNITS_MAX];
+    float acc[LC_ATTN_ITEM_FLOATS];   /* unit j, head h at (j*W + h)*D */
     float kf[LC_ATTN_HEAD_DIM_MAX], vf[LC_ATTN_HEAD_DIM_MAX];
-    float max_score[LC_ATTN_SUBGROUP_MAX], sum[LC_ATTN_SUBGROUP_MAX], p[LC_ATTN_SUBGROUP_MAX];
+    float max_score[HEADS_MAX], sum[HEADS_MAX], p[HEADS_MAX];
 
-    for (int h = 0; h < G; h++) { max_score[h] = -INFINITY; sum[h] = 0.0f; }
-    for (int i = 0; i < G * D; i++) acc[i] = 0.0f;
+    for (int j = 0; j < it->n_units; j++) units[j] = lc_attn_unit_at(a, it->unit0 + j);
+    for (int x = 0; x < it->n_units * W; x++) { max_score[x] = -INFINITY; sum[x] = 0.0f; }
+    for (int64_t i = 0; i < (int64_t)it->n_units * W * D; i++) acc[i] = 0.0f;
 
     for (int64_t t = 0; t < n_pos; t++) {
-        widen_row(a->kv_type, a->k + (size_t)t * a->row_size, e0, D, kf);
-        for (int h = 0; h < G; h++) {
-            const float *qh = q + (int64_t)h * D;
-            float *acc_h = acc + (int64_t)h * D;
-            float s = 0.0f;
-            for (int i = 0; i < D; i++) s += qh[i] * kf[i];
-            s *= scale;
-            if (s > max_score[h]) {
-                const float shrink = expf(max_score[h] - s);
-                sum[h] *= shrink;
-                for (int i = 0; i < D; i++) acc_h[i] *= shrink;
-                max_score[h] = s;
+        const uint8_t *krow = a->k + (size_t)t * a->row_size, *vrow = a->v + (size_t)t * a->row_size;
+        int widened = -1; /* consecutive units share a KV head: widen its slice once */
+        for (int j = 0; j < it->n_units; j++) {
+            const lc_attn_unit *u = &units[j];
+            if (u->kv_head != widened) widen_row(a->kv_type, krow, (int64_t)u->kv_head * D, D, kf);
+            widened = u->kv_head;
+            for (int h = 0; h < u->n_heads; h++) {
+                const float *qh = q + (int64_t)(u->h0 + h) * D;
+                float s = 0.0f;
+                for (int i = 0; i < D; i++) s += qh[i] * kf[i];
+                const int x = j * W + h;
+                p[x] = online_step(s * scale, &max_score[x], &sum[x], acc + (int64_t)x * D, D);
             }
-            p[h] = expf(s - max_score[h]);
-            sum[h] += p[h];
         }
-        widen_row(a->kv_type, a->v + (size_t)t * a->row_size, e0, D, vf);
-        for (int h = 0; h < G; h++) {
-            float *acc_h = acc + (int64_t)h * D;
-            for (int i = 0; i < D; i++) acc_h[i] += p[h] * vf[i];
+        widened = -1;
+        for (int j = 0; j < it->n_units; j++) {
+            const lc_attn_unit *u = &units[j];
+            if (u->kv_head != widened) widen_row(a->kv_type, vrow, (int64_t)u->kv_head * D, D, vf);
+            widened = u->kv_head;
+            for (int h = 0; h < u->n_heads; h++) {
+                const int x = j * W + h;
+                float *acc_x = acc + (int64_t)x * D;
+                for (int i = 0; i < D; i++) acc_x[i] += p[x] * vf[i];
+            }
         }
     }
-    float *out = a->out + ((int64_t)it->token * H + it->h0) * D;
-    for (int h = 0; h < G; h++) {
-        const float inv = 1.0f / sum[h];
-        for (int i = 0; i < D; i++) out[(int64_t)h * D + i] = acc[(int64_t)h * D + i] * inv;
-    }
+    for (int j = 0; j < it->n_units; j++)
+        for (int h = 0; h < units[j].n_heads; h++) {
+            const int x = j * W + h;
+            const float inv = 1.0f / sum[x];
+            float *out = a->out + ((int64_t)it->token * H + units[j].h0 + h) * D;
+            for (int i = 0; i < D; i++) out[i] = acc[(int64_t)x * D + i] * inv;
+        }
 }
 
 /* --------------------------------------------------------------- driver */
@@ -164,9 +186,8 @@ typedef void (*item_kernel)(const lc_attn_args *a, const lc_attn_item *it);
 typedef struct attention_job {
     const lc_attn_args *a;
     item_kernel kernel;
-    int group;               /* query heads per KV head */
-    int n_sub;               /* sub-groups per KV head */
-    int64_t items_per_token; /* n_head_kv * n_sub */
+    int units_per_token;
+    int runs_per_token;      /* items per token, each a run of units */
     int64_t n_items;
     atomic_int_fast64_t next_item;
 } attention_job;
@@ -174,15 +195,27 @@ typedef struct attention_job {
 /* Item k, ordered so the latest tokens (the longest rows of the causal
  * triangle) are claimed first and the short ones fill in at the end. */
 static lc_attn_item item_at(const attention_job *j, int64_t k) {
-    const int64_t rem = k % j->items_per_token;
-    const int g = (int)(rem / j->n_sub), s = (int)(rem % j->n_sub);
-    const int first = j->group * s / j->n_sub, last = j->group * (s + 1) / j->n_sub;
+    const int run = (int)(k % j->runs_per_token);
+    const int first = j->units_per_token * run / j->runs_per_token;
+    const int last = j->units_per_token * (run + 1) / j->runs_per_token;
     lc_attn_item it = {
-        .token = j->a->n_tokens - 1 - (int32_t)(k / j->items_per_token),
-        .h0 = g * j->group + first,
-        .n_heads = last - first,
+        .token = j->a->n_tokens - 1 - (int32_t)(k / j->runs_per_token),
+        .unit0 = first,
+        .n_units = last - first,
     };
     return it;
+}
+
+/* Runs per token: as few as the stack bounds allow (each run reads the
+ * cache once), but enough that every thread has work when there are fewer
+ * tokens than threads (decode). */
+static int runs_per_token(const lc_attn_args *a, int units_per_token, int n_threads) {
+    int max_units = LC_ATTN_ITEM_FLOATS / (lc_attn_unit_width(a) * a->head_dim);
+    if (max_units > LC_ATTN_UNITS_MAX) max_units = LC_ATTN_UNITS_MAX;
+    const int fewest = (units_per_token + max_units - 1) / max_units;
+    int wanted = (n_threads + a->n_tokens - 1) / a->n_tokens;
+    if (wanted > units_per_token) wanted = units_per_token;
+    return wanted > fewest ? wanted : fewest;
 }
 
 /* Each pool slot claims items until none are left, so a preempted thread
@@ -218,16 +251,14 @@ void lc_attention(lc_compute *c, const lc_attn_args *a) {
         fill_nan(a->out, (int64_t)a->n_tokens * a->n_head * a->head_dim);
         return;
     }
+    const int n_threads = lc_compute_n_threads(c);
     attention_job job = {
         .a = a,
         .kernel = kernel_for(c, a),
-        .group = a->n_head / a->n_head_kv,
+        .units_per_token = a->n_head_kv * lc_attn_units_per_kv_head(a),
     };
-    job.n_sub = (job.group + LC_ATTN_SUBGROUP_MAX - 1) / LC_ATTN_SUBGROUP_MAX;
-    job.items_per_token = (int64_t)a->n_head_kv * job.n_sub;
-    job.n_items = job.items_per_token * a->n_tokens;
+    job.runs_per_token = runs_per_token(a, job.units_per_token, n_threads);
+    job.n_items = (int64_t)job.runs_per_token * a->n_tokens;
     atomic_init(&job.next_item, 0);
-    int64_t n_slots = lc_compute_n_threads(c);
-    if (n_slots > job.n_items) n_slots = job.n_items;
-    lc_parallel_for(c, n_slots, attention_worker, &job);
+    lc_parallel_for(c, n_threads < job.n_items ? n_threads : job.n_items, attention_worker, &job);
 }

@@ -7,11 +7,12 @@
  * processed together: each cached K and V row is read and widened once per
  * token per KV head, not once per query head.
  *
- * Work is split into (kv head, token) items that the pool's threads claim
- * one at a time, longest (latest token) first. Every item is computed by
- * one thread with a fixed order of operations, so the output does not
- * depend on the thread count. Decode (one token) therefore uses at most
- * n_head_kv threads. */
+ * Work is split into items of one token and a range of KV heads, which the
+ * pool's threads claim one at a time, longest (latest token) first: prefill
+ * gives each token's heads to one item, decode splits the KV heads evenly
+ * over the threads (so at most n_head_kv threads work on one token). Each
+ * query head is computed by one thread with a fixed order of operations,
+ * so the output does not depend on the thread count. */
 #ifndef LC_ATTENTION_H
 #define LC_ATTENTION_H
 
@@ -53,19 +54,61 @@ void lc_attention(lc_compute *c, const lc_attn_args *a);
  * at a time, the plain definition with an online softmax. */
 void lc_attention_ref(const lc_attn_args *a);
 
-/* ---- internal: the per-ISA item kernels (attention.c, attention_avx2.c) */
+/* ---- internal: work items and the per-ISA item kernels (attention.c,
+ * attention_avx2.c).
+ *
+ * A head unit is up to LC_ATTN_SUBGROUP_MAX query heads that share a KV
+ * head (a whole GQA group, or a slice of a larger one). Units are numbered
+ * KV head by KV head, so a run of consecutive units covers a contiguous
+ * segment of every cached row. An item is one token and a run of units:
+ * the kernel walks the cache once, reading that segment of each row in
+ * order (sequential memory, one TLB entry per page), and serves every unit
+ * of the run from it. */
 
-/* One work item: query heads [h0, h0+n_heads) of token `token`, all
- * sharing KV head h0 / group, over cache rows 0..pos0+token. */
+/* Floats of per-item stack storage for scaled queries, and again for the
+ * accumulators: bounds (units in a run) x (padded heads per unit) x head_dim. */
+#define LC_ATTN_ITEM_FLOATS (LC_ATTN_SUBGROUP_MAX * LC_ATTN_HEAD_DIM_MAX)
+/* Most units one item handles. */
+#define LC_ATTN_UNITS_MAX 32
+
+typedef struct lc_attn_unit {
+    int kv_head;
+    int h0;        /* first query head */
+    int n_heads;   /* 1..LC_ATTN_SUBGROUP_MAX */
+} lc_attn_unit;
+
+/* Units per KV head: the group split into near-equal slices of at most
+ * LC_ATTN_SUBGROUP_MAX heads. */
+static inline int lc_attn_units_per_kv_head(const lc_attn_args *a) {
+    const int group = a->n_head / a->n_head_kv;
+    return (group + LC_ATTN_SUBGROUP_MAX - 1) / LC_ATTN_SUBGROUP_MAX;
+}
+
+static inline lc_attn_unit lc_attn_unit_at(const lc_attn_args *a, int unit) {
+    const int group = a->n_head / a->n_head_kv, n_sub = lc_attn_units_per_kv_head(a);
+    const int g = unit / n_sub, s = unit % n_sub;
+    const int first = group * s / n_sub, last = group * (s + 1) / n_sub;
+    lc_attn_unit u = {g, g * group + first, last - first};
+    return u;
+}
+
+/* The most heads any unit of this shape has, rounded up to 1, 2, 4 or 8
+ * (the SIMD kernels' widths; smaller units are padded with zero queries). */
+static inline int lc_attn_unit_width(const lc_attn_args *a) {
+    const int group = a->n_head / a->n_head_kv, n_sub = lc_attn_units_per_kv_head(a);
+    const int most = (group + n_sub - 1) / n_sub;
+    return most <= 1 ? 1 : most <= 2 ? 2 : most <= 4 ? 4 : 8;
+}
+
 typedef struct lc_attn_item {
     int32_t token;
-    int h0;
-    int n_heads;             /* 1..LC_ATTN_SUBGROUP_MAX */
+    int unit0;
+    int n_units;   /* 1..LC_ATTN_UNITS_MAX, and n_units*width*head_dim <= LC_ATTN_ITEM_FLOATS */
 } lc_attn_item;
 
 void lc_attention_item_scalar(const lc_attn_args *a, const lc_attn_item *it);
 #if defined(__x86_64__)
-/* Needs head_dim % 8 == 0; falls back to the scalar item otherwise. */
+/* Needs head_dim % 8 == 0 (attention.c checks). */
 void lc_attention_item_avx2(const lc_attn_args *a, const lc_attn_item *it);
 #endif
 

@@ -95,8 +95,10 @@ LC_INLINE __m256 round_half_away(__m256 v) {
 
 /* ------------------------------------------------------------ quantizers */
 
+/* Standard Q8_0 blocks followed by their summaries (kernels.h). */
 static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
     block_q8_0 *y = dst;
+    lc_q8_0_summary *sum = (lc_q8_0_summary *)((uint8_t *)dst + lc_q8_0_summary_offset(k));
     for (int64_t b = 0; b < k / QK8_0; b++, x += QK8_0) {
         __m256 v[4];
         __m256 amax = _mm256_setzero_ps();
@@ -113,7 +115,13 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_cvtps_epi32(round_half_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
         _mm256_storeu_si256((__m256i *)y[b].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
+        sum[b].d = f16_to_f32(y[b].d);
+        sum[b].sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
     }
+}
+
+static size_t act_row_size(int type, int64_t K) {
+    return type == LC_TYPE_Q8_0 ? lc_q8_0_row_with_summary(K) : lc_row_size(type, K);
 }
 
 /* Index of the first element of x[0..255] whose magnitude equals amax: the
@@ -186,30 +194,71 @@ static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
 
 /* ------------------------------------------ Q4_0 / Q8_0 x Q8_0 (32 per block) */
 
-/* Signed weights of block b: Q4_0 nibbles minus 8, or Q8_0 bytes.
- * Q4_0 byte j holds element j (low nibble) and j+16 (high nibble). */
-LC_INLINE __m256i legacy_weights(const uint8_t *row, int64_t b, const int wtype, __m256 *d) {
-    if (wtype == LC_TYPE_Q4_0) {
-        const block_q4_0 *blk = (const block_q4_0 *)row + b;
-        *d = f16_bcast(&blk->d);
-        __m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
-        __m256i nib = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
-        return _mm256_sub_epi8(nib, _mm256_set1_epi8(8));
+/* The activation rows of a tile: blocks and their summaries. */
+typedef struct act_rows {
+    const block_q8_0 *blocks[4];
+    const lc_q8_0_summary *sums[4];
+} act_rows;
+
+LC_INLINE act_rows q8_0_rows(const uint8_t *A, size_t as, int64_t nb, const int MR) {
+    act_rows r;
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) {
+        r.blocks[m] = (const block_q8_0 *)(A + (size_t)m * as);
+        r.sums[m] = (const lc_q8_0_summary *)(A + (size_t)m * as + lc_q8_0_summary_offset(nb * QK8_0));
     }
-    const block_q8_0 *blk = (const block_q8_0 *)row + b;
-    *d = f16_bcast(&blk->d);
-    return _mm256_loadu_si256((const __m256i *)blk->qs);
+    return r;
 }
 
-/* Eight int32 partial sums of w.a over 32 bytes; wabs = |w|. maddubs wants
- * an unsigned operand, so the sign of w moves onto a. */
-LC_INLINE __m256i dot_i8(__m256i wabs, __m256i w, __m256i a) {
-    __m256i p16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(a, w));
-    return _mm256_madd_epi16(p16, _mm256_set1_epi16(1));
+/* Q4_0: the nibbles q (0..15) go to maddubs unsigned as they are, so
+ * sum (q - 8) a = sum q a - 8 sum a: the int32 lanes of one block hold
+ * sum q a in pairs, and subtracting sum a from each of the 8 lanes removes
+ * 8 sum a exactly. Byte j of qs holds element j (low nibble) and j + 16. */
+LC_INLINE void q4_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                           float *y, int64_t ldy, const int MR, const int NR) {
+    const act_rows ar = q8_0_rows(A, as, nb, MR);
+    __m256 acc[4][4];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++)
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i q[4];
+        __m256 dw[4];
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) {
+            const block_q4_0 *blk = (const block_q4_0 *)(W + (size_t)n * ws) + b;
+#ifdef LC_PREFETCH
+            if (MR == 1) _mm_prefetch((const char *)(blk + LC_PREFETCH), _MM_HINT_T0);
+#endif
+            __m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
+            q[n] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
+            dw[n] = f16_bcast(&blk->d);
+        }
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) {
+            const __m256i a = _mm256_loadu_si256((const __m256i *)ar.blocks[m][b].qs);
+            const __m256 da = _mm256_broadcast_ss(&ar.sums[m][b].d);
+            const __m256i sa = _mm256_set1_epi32(ar.sums[m][b].sum);
+            LC_UNROLL
+            for (int n = 0; n < NR; n++) {
+                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[n], a), _mm256_set1_epi16(1));
+                __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(p, sa));
+                acc[m][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw[n], da), acc[m][n]);
+            }
+        }
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++)
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
 }
 
-LC_INLINE void legacy_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
-                             float *y, int64_t ldy, const int wtype, const int MR, const int NR) {
+/* Q8_0: maddubs wants an unsigned operand, so |w| goes there and the sign
+ * of w moves onto a. |pairs| <= 2*128*127 fits int16 (a is never -128). */
+LC_INLINE void q8_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                           float *y, int64_t ldy, const int MR, const int NR) {
+    const act_rows ar = q8_0_rows(A, as, nb, MR);
     __m256 acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
@@ -220,17 +269,19 @@ LC_INLINE void legacy_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint
         __m256 dw[4];
         LC_UNROLL
         for (int n = 0; n < NR; n++) {
-            w[n] = legacy_weights(W + (size_t)n * ws, b, wtype, &dw[n]);
+            const block_q8_0 *blk = (const block_q8_0 *)(W + (size_t)n * ws) + b;
+            w[n] = _mm256_loadu_si256((const __m256i *)blk->qs);
             wabs[n] = _mm256_sign_epi8(w[n], w[n]);
+            dw[n] = f16_bcast(&blk->d);
         }
         LC_UNROLL
         for (int m = 0; m < MR; m++) {
-            const block_q8_0 *ab = (const block_q8_0 *)(A + (size_t)m * as) + b;
-            const __m256i a = _mm256_loadu_si256((const __m256i *)ab->qs);
-            const __m256 da = f16_bcast(&ab->d);
+            const __m256i a = _mm256_loadu_si256((const __m256i *)ar.blocks[m][b].qs);
+            const __m256 da = _mm256_broadcast_ss(&ar.sums[m][b].d);
             LC_UNROLL
             for (int n = 0; n < NR; n++) {
-                __m256 s = _mm256_cvtepi32_ps(dot_i8(wabs[n], w[n], a));
+                __m256i p16 = _mm256_maddubs_epi16(wabs[n], _mm256_sign_epi8(a, w[n]));
+                __m256 s = _mm256_cvtepi32_ps(_mm256_madd_epi16(p16, _mm256_set1_epi16(1)));
                 acc[m][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw[n], da), acc[m][n]);
             }
         }
@@ -470,8 +521,8 @@ enum kernel_kind { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q6_K, KIND_F32, KIND_F1
 LC_INLINE void run_kernel(const int kind, int64_t K, const uint8_t *W, size_t ws, const uint8_t *A,
                           size_t as, float *y, int64_t ldy, const int MR, const int NR) {
     switch (kind) {
-    case KIND_Q4_0: legacy_kernel(K / QK4_0, W, ws, A, as, y, ldy, LC_TYPE_Q4_0, MR, NR); break;
-    case KIND_Q8_0: legacy_kernel(K / QK8_0, W, ws, A, as, y, ldy, LC_TYPE_Q8_0, MR, NR); break;
+    case KIND_Q4_0: q4_0_kernel(K / QK4_0, W, ws, A, as, y, ldy, MR, NR); break;
+    case KIND_Q8_0: q8_0_kernel(K / QK8_0, W, ws, A, as, y, ldy, MR, NR); break;
     case KIND_Q4_K: q4_K_kernel(K / QK_K, W, ws, A, as, y, ldy, MR, NR); break;
     case KIND_Q6_K: q6_K_kernel(K / QK_K, W, ws, A, as, y, ldy, MR, NR); break;
     case KIND_F32: float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_F32, MR, NR); break;
@@ -537,4 +588,5 @@ const lc_kernel_table lc_kernels_avx2 = {
         [LC_TYPE_F16] = tile_f16,
         [LC_TYPE_BF16] = tile_bf16,
     },
+    .act_row_size = act_row_size,
 };

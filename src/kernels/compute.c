@@ -47,8 +47,8 @@ lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, ll
     lc_compute *c = calloc(1, sizeof *c);
     if (!c) { lc_fail(err, "compute: out of memory"); return NULL; }
     c->n_threads = n_threads > 0 ? n_threads : 1;
-    /* The widest activation format is 2 bytes per element (f16/bf16); f32
-     * activations are read in place. Slack covers a partial Q8_K block. */
+    /* The widest activation format is 2 bytes per element (f16/bf16; Q8_0
+     * with a summary is 1.31); f32 activations are read in place. */
     c->act_cap = (size_t)max_rows * ((size_t)max_k * 2 + 512);
     c->act = malloc(c->act_cap);
     if (!c->act) {
@@ -169,7 +169,7 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
     if (!lc_matmul_supports(wtype)) { fill_nan(y, M * N); return; }
     const lc_type_traits *wt = lc_type_traits_get(wtype);
     const int at = wt->vec_dot_type;
-    const size_t arow = lc_row_size(at, K);
+    const size_t arow = c->kernels.act_row_size ? c->kernels.act_row_size(at, K) : lc_row_size(at, K);
     /* f32 activations are used in place; others go through the scratch,
      * as many rows per pass as it holds. */
     int64_t rows_per_pass = at == LC_TYPE_F32 ? M : (int64_t)(c->act_cap / arow);

@@ -28,7 +28,7 @@ LC_INLINE int32x4_t FN(dot16)(int32x4_t acc, int8x16_t w, int8x16_t a) {
 
 LC_INLINE void FN(legacy_kernel)(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                                  float *y, int64_t ldy, const int wtype, const int MR, const int NR) {
-    float32x4_t acc[LC_TILE_M][4];
+    float32x4_t acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
@@ -75,7 +75,7 @@ LC_INLINE void FN(legacy_kernel)(int64_t nb, const uint8_t *W, size_t ws, const 
 LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                                float *y, int64_t ldy, const int MR, const int NR) {
     const uint8x16_t low4 = vdupq_n_u8(0x0f);
-    float32x4_t acc[LC_TILE_M][4];
+    float32x4_t acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
@@ -88,7 +88,7 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
             wb[n] = (const block_q4_K *)(W + (size_t)n * ws) + b;
             q4_K_scales(wb[n]->scales, sc[n], mn[n]);
         }
-        int32x4_t isum[LC_TILE_M][4];
+        int32x4_t isum[4][4];
         LC_UNROLL
         for (int m = 0; m < MR; m++)
             LC_UNROLL
@@ -145,7 +145,7 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
 LC_INLINE void FN(q6_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                                float *y, int64_t ldy, const int MR, const int NR) {
     const uint8x16_t low4 = vdupq_n_u8(0x0f), bits45 = vdupq_n_u8(0x30);
-    float32x4_t acc[LC_TILE_M][4];
+    float32x4_t acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
@@ -154,7 +154,7 @@ LC_INLINE void FN(q6_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
         const block_q6_K *wb[4];
         LC_UNROLL
         for (int n = 0; n < NR; n++) wb[n] = (const block_q6_K *)(W + (size_t)n * ws) + b;
-        int32x4_t isum[LC_TILE_M][4];
+        int32x4_t isum[4][4];
         LC_UNROLL
         for (int m = 0; m < MR; m++)
             LC_UNROLL
@@ -225,7 +225,7 @@ LC_INLINE float FN(load1_float)(const uint8_t *row, int64_t k, const int type) {
 /* K need not be a multiple of 4: the tail is summed separately in float. */
 LC_INLINE void FN(float_kernel)(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                                 float *y, int64_t ldy, const int type, const int MR, const int NR) {
-    float32x4_t acc[LC_TILE_M][4];
+    float32x4_t acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
@@ -276,13 +276,21 @@ LC_INLINE void FN(rows_in_groups)(const int kind, int64_t K, const uint8_t *W, s
     for (; n < nr; n++) FN(run_kernel)(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 1);
 }
 
+/* Decode: all nr rows against the one activation row, 4 at a time.
+ * Prefill: the mr activation rows in groups of 4 (the last may be smaller),
+ * each against 4 weight rows at a time: 16 accumulators of the 32 vector
+ * registers. */
 LC_INLINE void FN(tile_shapes)(const int kind, int64_t K, const void *W, size_t ws, int64_t nr,
                                const void *A, size_t as, int mr, float *y, int64_t ldy) {
-    switch (mr) {
-    case 1: FN(rows_in_groups)(kind, K, W, ws, nr, A, as, y, ldy, 1, 4); break;
-    case 2: FN(rows_in_groups)(kind, K, W, ws, nr, A, as, y, ldy, 2, 4); break;
-    case 3: FN(rows_in_groups)(kind, K, W, ws, nr, A, as, y, ldy, 3, 4); break;
-    default: FN(rows_in_groups)(kind, K, W, ws, nr, A, as, y, ldy, 4, 4); break;
+    for (int m0 = 0; m0 < mr; m0 += 4) {
+        const uint8_t *a = (const uint8_t *)A + (size_t)m0 * as;
+        float *ym = y + (int64_t)m0 * ldy;
+        switch (mr - m0) {
+        case 1: FN(rows_in_groups)(kind, K, W, ws, nr, a, as, ym, ldy, 1, 4); break;
+        case 2: FN(rows_in_groups)(kind, K, W, ws, nr, a, as, ym, ldy, 2, 4); break;
+        case 3: FN(rows_in_groups)(kind, K, W, ws, nr, a, as, ym, ldy, 3, 4); break;
+        default: FN(rows_in_groups)(kind, K, W, ws, nr, a, as, ym, ldy, 4, 4); break;
+        }
     }
 }
 

@@ -1,6 +1,9 @@
 /* Context creation, the KV cache and the public decode entry point. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#include "kernels/attention.h"
 
 #include "model/context.h"
 #include "quant/types.h"
@@ -40,7 +43,6 @@ static int alloc_scratch(llamac_context *ctx, llamac_error *err) {
     s->up = alloc_floats(B * hp->n_ff, &ok);
     s->rope_cos = alloc_floats(B * D / 2, &ok);
     s->rope_sin = alloc_floats(B * D / 2, &ok);
-    s->kv_row = alloc_floats((int64_t)ctx->n_threads * 2 * D, &ok);
     ctx->logits_cap = 1;
     ctx->logits = alloc_floats(hp->n_vocab, &ok);
     if (!ok) return lc_fail(err, "out of memory allocating activations for a batch of %lld", (long long)B);
@@ -49,21 +51,35 @@ static int alloc_scratch(llamac_context *ctx, llamac_error *err) {
 
 static void free_scratch(lc_scratch *s) {
     free(s->x); free(s->xn); free(s->q); free(s->k); free(s->v); free(s->proj);
-    free(s->gate); free(s->up); free(s->rope_cos); free(s->rope_sin); free(s->kv_row);
+    free(s->gate); free(s->up); free(s->rope_cos); free(s->rope_sin);
+}
+
+/* The KV cache is read end to end for every token: back it with huge pages
+ * where the kernel offers them, because TLB misses dominate long contexts. */
+static void *alloc_pages(size_t bytes) {
+    const size_t huge = (size_t)2 << 20;
+    size_t rounded = (bytes + huge - 1) / huge * huge;
+    void *p = NULL;
+    if (posix_memalign(&p, huge, rounded ? rounded : huge) != 0) return NULL;
+    madvise(p, rounded, MADV_HUGEPAGE);
+    return p;
 }
 
 static int alloc_kv(llamac_context *ctx, int kv_type, uint32_t n_ctx, llamac_error *err) {
     const lc_hparams *hp = &ctx->model->hp;
     lc_kv_cache *kv = &ctx->kv;
-    if (kv_type != LLAMAC_KV_F32 && kv_type != LLAMAC_KV_F16)
-        return lc_fail(err, "unsupported KV cache type %d (f16 or f32)", kv_type);
+    if (kv_type != LLAMAC_KV_F32 && kv_type != LLAMAC_KV_F16 && kv_type != LLAMAC_KV_Q8_0)
+        return lc_fail(err, "unsupported KV cache type %d (f16, f32 or q8_0)", kv_type);
+    if (!lc_attention_supports(kv_type, hp->n_head, hp->n_head_kv, hp->head_dim))
+        return lc_fail(err, "a %s KV cache needs rows of a multiple of 32 values; this model's rows have %d "
+                       "(use f16 or f32)", lc_type_name(kv_type), hp->n_head_kv * hp->head_dim);
     kv->type = kv_type;
     kv->n_ctx = n_ctx;
     kv->row_elems = (int64_t)hp->n_head_kv * hp->head_dim;
     kv->row_size = lc_row_size(kv_type, kv->row_elems);
     const size_t bytes = (size_t)hp->n_layer * n_ctx * kv->row_size;
-    kv->k = malloc(bytes);
-    kv->v = malloc(bytes);
+    kv->k = alloc_pages(bytes);
+    kv->v = alloc_pages(bytes);
     if (!kv->k || !kv->v)
         return lc_fail(err, "out of memory: the KV cache for %u positions needs %.1f MiB", n_ctx,
                        2.0 * (double)bytes / 1048576.0);

@@ -10,11 +10,8 @@
 #include "llamac.h"
 #include "model/model.h"
 
-/* Largest head dimension the attention kernel handles (the loader enforces it). */
-#define LC_ATTN_MAX_HEAD_DIM 1024
-
 typedef struct lc_kv_cache {
-    int type;            /* LC_TYPE_F32 or LC_TYPE_F16 */
+    int type;            /* LC_TYPE_F32, LC_TYPE_F16 or LC_TYPE_Q8_0 */
     uint32_t n_ctx;
     int64_t row_elems;   /* n_head_kv * head_dim */
     size_t row_size;     /* bytes of one position's K (or V) row */
@@ -34,7 +31,6 @@ typedef struct lc_scratch {
     float *up;       /* [n_batch][n_ff] */
     float *rope_cos; /* [n_batch][head_dim/2] */
     float *rope_sin;
-    float *kv_row;   /* [n_threads][2][head_dim] widened K/V rows for attention */
 } lc_scratch;
 
 struct llamac_context {

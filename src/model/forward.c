@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/attention.h"
 #include "model/context.h"
 #include "quant/types.h"
 
@@ -55,71 +56,10 @@ static void rope_apply(float *x, int32_t n, int n_heads, int head_dim, const flo
     }
 }
 
+/* Writes one position's K or V row into the cache in the cache's type. */
 static void kv_store_row(const lc_kv_cache *kv, uint8_t *dst, const float *src) {
-    if (kv->type == LC_TYPE_F32) {
-        memcpy(dst, src, (size_t)kv->row_elems * sizeof(float));
-    } else {
-        lc_f16 *d = (lc_f16 *)dst;
-        for (int64_t i = 0; i < kv->row_elems; i++) d[i] = lc_f32_to_f16(src[i]);
-    }
-}
-
-/* Copies one head's slice of a cached row out as floats. */
-static const float *kv_head(const lc_kv_cache *kv, const uint8_t *row, int g, int head_dim, float *tmp) {
-    if (kv->type == LC_TYPE_F32) return (const float *)row + (int64_t)g * head_dim;
-    const lc_f16 *h = (const lc_f16 *)row + (int64_t)g * head_dim;
-    for (int i = 0; i < head_dim; i++) tmp[i] = lc_f16_to_f32(h[i]);
-    return tmp;
-}
-
-typedef struct attention_job {
-    llamac_context *ctx;
-    int layer;
-    uint32_t pos0;
-    int32_t n;
-} attention_job;
-
-/* One (token, query head) pair per work item: causal attention over the
- * cache with an online softmax (running max and sum), so no score buffer of
- * context length is needed. */
-static void attention_range(void *arg, int64_t begin, int64_t end, int thread) {
-    const attention_job *job = arg;
-    llamac_context *ctx = job->ctx;
-    const lc_hparams *hp = &ctx->model->hp;
-    const lc_kv_cache *kv = &ctx->kv;
-    const int D = hp->head_dim, H = hp->n_head, group = hp->n_head / hp->n_head_kv;
-    const float scale = 1.0f / sqrtf((float)D);
-    const size_t layer_off = (size_t)job->layer * kv->n_ctx * kv->row_size;
-    float *ktmp = ctx->s.kv_row + (int64_t)thread * 2 * D, *vtmp = ktmp + D;
-    float acc[LC_ATTN_MAX_HEAD_DIM];
-
-    for (int64_t item = begin; item < end; item++) {
-        const int32_t r = (int32_t)(item / H);
-        const int h = (int)(item % H), g = h / group;
-        const uint32_t pos = job->pos0 + (uint32_t)r;
-        const float *q = ctx->s.q + ((int64_t)r * H + h) * D;
-        float max_score = -INFINITY, sum = 0.0f;
-        for (int i = 0; i < D; i++) acc[i] = 0.0f;
-        for (uint32_t t = 0; t <= pos; t++) {
-            const float *k = kv_head(kv, kv->k + layer_off + t * kv->row_size, g, D, ktmp);
-            float s = 0.0f;
-            for (int i = 0; i < D; i++) s += q[i] * k[i];
-            s *= scale;
-            const float *v = kv_head(kv, kv->v + layer_off + t * kv->row_size, g, D, vtmp);
-            if (s > max_score) {
-                const float shrink = expf(max_score - s);
-                sum *= shrink;
-                for (int i = 0; i < D; i++) acc[i] *= shrink;
-                max_score = s;
-            }
-            const float p = expf(s - max_score);
-            sum += p;
-            for (int i = 0; i < D; i++) acc[i] += p * v[i];
-        }
-        float *out = ctx->s.xn + ((int64_t)r * H + h) * D;
-        const float inv = 1.0f / sum;
-        for (int i = 0; i < D; i++) out[i] = acc[i] * inv;
-    }
+    if (kv->type == LC_TYPE_F32) memcpy(dst, src, (size_t)kv->row_elems * sizeof(float));
+    else lc_type_traits_get(kv->type)->from_float(src, dst, kv->row_elems);
 }
 
 static void add_rows(float *x, const float *y, int64_t count) {
@@ -168,8 +108,12 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
             kv_store_row(kv, kv->k + layer_off + (pos0 + (uint32_t)r) * kv->row_size, s->k + r * kv->row_elems);
             kv_store_row(kv, kv->v + layer_off + (pos0 + (uint32_t)r) * kv->row_size, s->v + r * kv->row_elems);
         }
-        attention_job job = {ctx, il, pos0, n};
-        lc_parallel_for(ctx->compute, (int64_t)n * hp->n_head, attention_range, &job);
+        const lc_attn_args attn = {
+            .q = s->q, .k = kv->k + layer_off, .v = kv->v + layer_off, .row_size = kv->row_size,
+            .kv_type = kv->type, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
+            .pos0 = pos0, .n_tokens = n, .out = s->xn,
+        };
+        lc_attention(ctx->compute, &attn);
 
         /* output projection and residual */
         matmul(ctx, &L->wo, s->xn, n, s->proj);

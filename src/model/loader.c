@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include "format/gguf.h"
+#include "kernels/attention.h"
 #include "model/context.h"
 #include "quant/types.h"
 #include "runtime/err.h"
@@ -18,7 +19,7 @@
 #define LC_MAX_EMBD (1 << 16)
 #define LC_MAX_LAYERS 1024
 #define LC_MAX_HEADS 1024
-#define LC_MAX_HEAD_DIM LC_ATTN_MAX_HEAD_DIM
+#define LC_MAX_HEAD_DIM LC_ATTN_HEAD_DIM_MAX /* what the attention kernel handles */
 #define LC_MAX_FF (1 << 20)
 #define LC_MAX_VOCAB (1 << 22)
 
