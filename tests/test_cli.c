@@ -102,6 +102,21 @@ static void test_info(void) {
     CHECK(r.status == 0 && strlen(r.out) > 0);
 }
 
+static void test_tokenize(void) {
+    static result r;
+    run(&r, "tokenize -m ../models/stories260K.gguf --ids 'Once upon a time, a little dog'");
+    CHECKF(r.status == 0 && strcmp(r.out, "[1, 403, 407, 261, 378, 432, 261, 376, 400, 428]\n") == 0, "%s", r.out);
+    run(&r, "tokenize -m ../models/stories260K.gguf --no-bos --ids 'Once'");
+    CHECK(r.status == 0 && strcmp(r.out, "[403]\n") == 0);
+    run(&r, "tokenize -m ../models/stories260K.gguf 'Once'");
+    CHECK(r.status == 0 && strstr(r.out, "403 -> ' Once'"));
+    /* a vocab-only GGUF (no tensors) */
+    run(&r, "tokenize -m data/tokenizer-vectors/ggml-vocab-llama-spm.gguf --ids 'Hello world'");
+    CHECKF(r.status == 0 && strcmp(r.out, "[1, 15043, 3186]\n") == 0, "%s", r.out);
+    run(&r, "tokenize -m ../models/stories260K.gguf");
+    CHECK(r.status == 2 && count_lines(r.err) == 1);
+}
+
 /* Parses "label: 1 2 3" from stderr into ids. */
 static int parse_ids(const char *text, const char *label, int *ids, int max) {
     const char *p = strstr(text, label);
@@ -166,6 +181,7 @@ int main(void) {
     test_help_and_usage();
     test_bad_files();
     test_info();
+    test_tokenize();
     test_greedy_goldens();
     remove("cli_test.out");
     remove("cli_test.err");
