@@ -5,7 +5,11 @@
  *   decode  (M = 1):   GB/s of weight bytes streamed. "hot" repeats one
  *                      matrix (it may sit in the last-level cache); "cold"
  *                      rotates through copies filling -c MiB, so every call
- *                      reads DRAM as a real model (>> L3) does.
+ *                      reads DRAM as a real model (>> L3) does. Each cold
+ *                      pass alternates with a plain read of the same bytes
+ *                      on the same threads, and the percentage is decode
+ *                      speed over read speed (the roofline, measured under
+ *                      the same conditions; bench/membw gives the best case).
  *   prefill (M = 512): GFLOP/s, counting 2*M*N*K.
  * Every figure is the best of -r runs (the machine may be shared).
  *
@@ -54,17 +58,50 @@ static void fill_weights(int type, uint8_t *w, int64_t N, int64_t K) {
     }
 }
 
-static double bench_decode(lc_compute *c, int type, shape s, uint8_t *pool, size_t copies, int runs, float *x,
-                           float *y) {
+/* Plain reads of the same bytes on the same threads: the roofline that
+ * decode is measured against, taken in the same run because on a shared
+ * machine the bandwidth available changes from minute to minute. */
+typedef struct read_job {
+    const uint8_t *buf;
+    size_t bytes;
+    uint64_t sums[64];
+} read_job;
+
+static void read_range(void *arg, int64_t begin, int64_t end, int thread) {
+    read_job *j = arg;
+    const uint64_t *p = (const uint64_t *)(j->buf + (size_t)begin * 4096);
+    const size_t n = (size_t)(end - begin) * 4096 / 8;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (size_t i = 0; i + 4 <= n; i += 4) {
+        a += p[i];
+        b += p[i + 1];
+        c += p[i + 2];
+        d += p[i + 3];
+    }
+    j->sums[thread & 63] += a + b + c + d;
+}
+
+static double time_read(lc_compute *c, const uint8_t *buf, size_t bytes) {
+    read_job j = {buf, bytes, {0}};
+    int64_t t0 = llamac_time_us();
+    lc_parallel_for(c, (int64_t)(bytes / 4096), read_range, &j);
+    return (double)(llamac_time_us() - t0);
+}
+
+/* Best decode and best read time over `runs` alternating passes through
+ * all copies, per copy. */
+static void bench_decode(lc_compute *c, int type, shape s, uint8_t *pool, size_t copies, int runs, float *x,
+                         float *y, double *decode_us, double *read_us) {
     const size_t bytes = lc_row_size(type, s.K) * (size_t)s.N;
-    double best = 1e30;
+    *decode_us = *read_us = 1e30;
     for (int r = 0; r < runs; r++) {
+        double rd = time_read(c, pool, bytes * copies) / (double)copies;
         int64_t t0 = llamac_time_us();
         for (size_t i = 0; i < copies; i++) lc_matmul(c, pool + i * bytes, type, s.N, s.K, x, 1, y);
         double us = (double)(llamac_time_us() - t0) / (double)copies;
-        if (us < best) best = us;
+        if (us < *decode_us) *decode_us = us;
+        if (rd < *read_us) *read_us = rd;
     }
-    return best;
 }
 
 int main(int argc, char **argv) {
@@ -110,11 +147,13 @@ int main(int argc, char **argv) {
             if (!pool) { fprintf(stderr, "kernel_bench: out of memory\n"); return 1; }
             for (size_t i = 0; i < copies; i++) fill_weights(type, pool + i * bytes, s.N, s.K);
             if (!only_prefill) {
-                double hot = bench_decode(c, type, s, pool, 1, runs * 20, x, y);
-                double cold = bench_decode(c, type, s, pool, copies, runs, x, y);
-                printf("decode  %-5s K=%-5lld N=%-5lld %6.1f MB: hot %7.1f us %6.2f GB/s | cold (%zu copies) %7.1f us %6.2f GB/s\n",
-                       name, (long long)s.K, (long long)s.N, bytes / 1e6, hot, bytes / hot * 1e-3, copies, cold,
-                       bytes / cold * 1e-3);
+                double hot, hot_read, cold, cold_read;
+                bench_decode(c, type, s, pool, 1, runs * 20, x, y, &hot, &hot_read);
+                bench_decode(c, type, s, pool, copies, runs, x, y, &cold, &cold_read);
+                printf("decode  %-5s K=%-5lld N=%-5lld %5.1f MB: hot %6.1f us %5.1f GB/s | cold %6.1f us "
+                       "%5.1f GB/s, plain read %5.1f GB/s: %3.0f%%\n",
+                       name, (long long)s.K, (long long)s.N, bytes / 1e6, hot, bytes / hot * 1e-3, cold,
+                       bytes / cold * 1e-3, bytes / cold_read * 1e-3, 100.0 * cold_read / cold);
             }
             if (!only_decode) {
                 double best = 1e30;

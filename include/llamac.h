@@ -277,11 +277,25 @@ int64_t llamac_time_us(void);
  * complete; on any failure (or cancel) nothing is left at `dst`.
  *
  * Type policy (the requested type is a ggml id: 0 f32, 1 f16, 30 bf16,
- * 8 q8_0, 2 q4_0, 3 q4_1, 6 q5_0, 7 q5_1): 1-D tensors, norms and biases stay
- * F32; for the 4/5-bit types the logits matrix (output.weight, or the tied
- * token_embd.weight) becomes Q6_K when its rows are a multiple of 256 long,
- * else Q8_0, and an untied token_embd.weight becomes Q8_0; a row length that
- * does not fit the block falls back (Q6_K -> Q8_0 -> F16). */
+ * 8 q8_0, 2 q4_0, 3 q4_1, 6 q5_0, 7 q5_1, 14 q6_K; or one of the mixes
+ * LLAMAC_CONVERT_Q4_K_M / LLAMAC_CONVERT_Q4_K_S below): 1-D tensors, norms
+ * and biases stay F32; for the 4/5/6-bit types the logits matrix
+ * (output.weight, or the tied token_embd.weight) becomes Q6_K, and an untied
+ * token_embd.weight becomes Q8_0 (Q6_K in a q6_K file). The mixes are
+ * llama.cpp's: Q4_K everywhere else, except that Q4_K_M makes attn_v and
+ * ffn_down Q6_K in the layers i of n where i < n/8 || i >= 7n/8 ||
+ * (i - n/8) % 3 == 2, and Q4_K_S makes attn_v of layers 0-3 and ffn_down of
+ * layers below n/8 Q5_K; in an 80-layer model with grouped-query attention
+ * (llama.cpp's "70B") a Q4_K attn_v becomes Q5_K. A row length that does not
+ * fit the block falls back: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, and
+ * any type to F16 when that does not fit either. */
+/* Output types that mix block types per tensor. They are not ggml ids, so
+ * they sit above all of those: 1000 + their general.file_type. */
+enum {
+    LLAMAC_CONVERT_Q4_K_S = 1014,
+    LLAMAC_CONVERT_Q4_K_M = 1015,
+};
+
 typedef struct llamac_convert_progress {
     int64_t tensors_done;
     int64_t tensors_total;
@@ -326,9 +340,11 @@ int llamac_convert(const char *src, const char *dst, const llamac_convert_params
  * params may be NULL; only n_threads, progress and note are used. */
 int llamac_quantize(const char *src, const char *dst, int type, bool allow_requantize,
                     const llamac_convert_params *params, llamac_error *err);
-/* Parses a type name for the converter ("q4_0", "f16", ...); -1 if it is
- * not one convert/quantize can write. */
+/* Parses a type name for the converter ("q4_0", "f16", "q4_k_m", ...;
+ * case-insensitive); -1 if it is not one convert/quantize can write. */
 int llamac_convert_type_from_name(const char *name);
+/* The name of an output type ("q4_K_M", "q8_0"); "unknown" if none. */
+const char *llamac_convert_type_name(int type);
 
 #ifdef __cplusplus
 }

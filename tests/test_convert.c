@@ -228,8 +228,24 @@ static void check_rows_quantized(const gguf_file *f32, const gguf_tensor *q) {
     free(row);
 }
 
+/* tiny-llama3 (2 layers, rows of 32 and 96) in a K-quant type: no row is a
+ * multiple of 256, so every tensor takes its fallback. */
+static int expected_tiny_k_type(const char *name, int out) {
+    if (out == LC_TYPE_Q6_K) return LC_TYPE_Q8_0;              /* Q6_K -> Q8_0 throughout */
+    if (!strcmp(name, "token_embd.weight")) return LC_TYPE_Q8_0; /* untied: our Q8_0 */
+    if (!strcmp(name, "output.weight")) return LC_TYPE_Q8_0;     /* Q6_K -> Q8_0 */
+    bool v = strstr(name, ".attn_v.") != NULL, down = strstr(name, ".ffn_down.") != NULL;
+    /* Q4_K_M: use_more_bits(1, 2) holds (1 >= 7*2/8), (0, 2) does not */
+    if (out == LLAMAC_CONVERT_Q4_K_M && (v || down) && !strncmp(name, "blk.1.", 6)) return LC_TYPE_Q8_0;
+    /* Q4_K_S: attn_v of layers 0-3 Q5_K -> Q5_1; ffn_down below 2/8 = 0: none */
+    if (out == LLAMAC_CONVERT_Q4_K_S && v) return LC_TYPE_Q5_1;
+    return LC_TYPE_Q5_0;                                         /* Q4_K -> Q5_0 */
+}
+
 static int expected_type(const char *name, int out, int64_t ne0) {
     if (strstr(name, "_norm.weight") || !strcmp(name, "rope_freqs.weight")) return LC_TYPE_F32;
+    if (out == LC_TYPE_Q6_K || out == LLAMAC_CONVERT_Q4_K_M || out == LLAMAC_CONVERT_Q4_K_S)
+        return expected_tiny_k_type(name, out);
     bool low = out == LC_TYPE_Q4_0 || out == LC_TYPE_Q4_1 || out == LC_TYPE_Q5_0 || out == LC_TYPE_Q5_1;
     if (low && !strcmp(name, "output.weight")) return ne0 % 256 == 0 ? LC_TYPE_Q6_K : LC_TYPE_Q8_0;
     if (low && !strcmp(name, "token_embd.weight")) return LC_TYPE_Q8_0;
@@ -253,6 +269,17 @@ static void check_tiny_types(const char *path, int out_type, const gguf_file *f3
     CHECK(gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 &&
           (int)ftype == lc_conv_file_type(out_type));
     gguf_close(f);
+}
+
+/* The notes of one conversion, one per line. */
+typedef struct note_log {
+    char text[4096];
+} note_log;
+
+static void collect_note(const char *line, void *user) {
+    note_log *log = user;
+    size_t n = strlen(log->text);
+    snprintf(log->text + n, sizeof log->text - n, "%s\n", line);
 }
 
 /* GGUF attn_q row h*D + 2j + t is HF q_proj row h*D + t*D/2 + j. */
@@ -295,23 +322,35 @@ static void check_loads(const char *path) {
 }
 
 static void test_tiny_llama3(scratch *s) {
-    static const int types[] = {LC_TYPE_F32, LC_TYPE_F16, LC_TYPE_BF16, LC_TYPE_Q8_0, LC_TYPE_Q4_0, LC_TYPE_Q5_1};
+    static const int types[] = {LC_TYPE_F32,  LC_TYPE_F16,  LC_TYPE_BF16,          LC_TYPE_Q8_0,
+                                LC_TYPE_Q4_0, LC_TYPE_Q5_1, LLAMAC_CONVERT_Q4_K_M, LLAMAC_CONVERT_Q4_K_S,
+                                LC_TYPE_Q6_K};
     char f32_path[128];
     path2(f32_path, sizeof f32_path, s->out, "tiny-f32.gguf");
     gguf_file *f32 = NULL;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         char out[128];
-        snprintf(out, sizeof out, "%s/tiny-%s.gguf", s->out, lc_type_name(types[i]));
+        snprintf(out, sizeof out, "%s/tiny-%s.gguf", s->out, llamac_convert_type_name(types[i]));
         llamac_convert_params p = params_for(types[i]);
         p.n_threads = 1 + (int)(i % 3); /* thread counts must not change the bytes */
+        note_log log = {{0}};
+        p.note = collect_note;
+        p.note_user = &log;
         llamac_error err = {{0}};
         CHECKF(llamac_convert(TINY3, out, &p, &err) == 0, "%s: %s", out, err.msg);
+        if (types[i] == LLAMAC_CONVERT_Q4_K_M) {
+            /* the fallbacks are reported, grouped */
+            CHECKF(strstr(log.text, "do not fit q4_K blocks of 256: written as q5_0") &&
+                       strstr(log.text, "do not fit q6_K blocks of 256: written as q8_0"),
+                   "%s", log.text);
+        }
         if (i == 0) {
             CHECK(gguf_open(f32_path, &f32, NULL) == 0);
             if (f32) check_unpermuted_q(f32);
         }
         check_tiny_types(out, types[i], f32);
-        if (types[i] == LC_TYPE_F32 || types[i] == LC_TYPE_Q4_0 || types[i] == LC_TYPE_Q8_0)
+        if (types[i] == LC_TYPE_F32 || types[i] == LC_TYPE_Q4_0 || types[i] == LC_TYPE_Q8_0 ||
+            types[i] == LLAMAC_CONVERT_Q4_K_S)
             check_loads(out);
     }
     if (f32) {
@@ -371,7 +410,8 @@ static void test_quantize(scratch *s) {
     CHECKF(strstr(err.msg, "already") && strstr(err.msg, "--allow-requantize"), "%s", err.msg);
     CHECK(access(again, F_OK) != 0);
     CHECKF(llamac_quantize(direct, again, LC_TYPE_Q8_0, true, &p, &err) == 0, "%s", err.msg);
-    CHECK(llamac_quantize(f32, again, LC_TYPE_Q6_K, false, &p, &err) == -1);
+    CHECK(llamac_quantize(f32, again, LC_TYPE_Q4_K, false, &p, &err) == -1); /* pure Q4_K: not offered */
+    CHECKF(strstr(err.msg, "q4_k_m") != NULL, "%s", err.msg);
     empty_dir(s->out);
 }
 
@@ -510,6 +550,264 @@ static void write_raw_safetensors(const char *dir, const char *json, uint64_t hl
     free(buf);
 }
 
+/* A model with attention biases: q/k biases are permuted like their
+ * weights' rows, v/o biases copied, all kept F32 even in a q8_0 file. */
+static void test_biases(scratch *s) {
+    lc_safetensors *st = NULL;
+    llamac_error err = {{0}};
+    CHECKF(lc_safetensors_open_file(STORIES_HF "/model.safetensors", &st, &err) == 0, "%s", err.msg);
+    if (!st) return;
+    copy_hf_side_files(s->dir);
+    write_config(s->dir, "\"hidden_act\"", "\"attention_bias\": true, \"hidden_act\"");
+    static const struct { const char *name; int64_t n; } kinds[] = {
+        {"q_proj", 64}, {"k_proj", 32}, {"v_proj", 32}, {"o_proj", 64}};
+    const size_t n_bias = 5 * 4;
+    st_entry *e = calloc(st->n_tensors + n_bias, sizeof *e);
+    lc_st_tensor *fake = calloc(n_bias, sizeof *fake);
+    char (*names)[64] = calloc(n_bias, sizeof *names);
+    float values[64];
+    for (int i = 0; i < 64; i++) values[i] = (float)i;
+    for (size_t i = 0; i < st->n_tensors; i++) e[i] = (st_entry){st->tensors[i].name, &st->tensors[i]};
+    for (size_t b = 0; b < n_bias; b++) {
+        snprintf(names[b], sizeof names[b], "model.layers.%zu.self_attn.%s.bias", b / 4, kinds[b % 4].name);
+        fake[b] = (lc_st_tensor){.dtype = LC_ST_F32, .n_dims = 1, .shape = {kinds[b % 4].n},
+                                 .data = (const uint8_t *)values, .nbytes = (uint64_t)kinds[b % 4].n * 4};
+        e[st->n_tensors + b] = (st_entry){names[b], &fake[b]};
+    }
+    char path[128], out[128];
+    path2(path, sizeof path, s->dir, "model.safetensors");
+    path2(out, sizeof out, s->out, "bias.gguf");
+    CHECK(write_safetensors(path, e, st->n_tensors + n_bias) == 0);
+    llamac_convert_params p = params_for(LC_TYPE_Q8_0);
+    CHECKF(llamac_convert(s->dir, out, &p, &err) == 0, "%s", err.msg);
+    gguf_file *f = NULL;
+    CHECK(gguf_open(out, &f, NULL) == 0);
+    if (f) {
+        const gguf_tensor *q = gguf_find_tensor(f, "blk.3.attn_q.bias");
+        const gguf_tensor *k = gguf_find_tensor(f, "blk.3.attn_k.bias");
+        const gguf_tensor *v = gguf_find_tensor(f, "blk.3.attn_v.bias");
+        CHECK(q && k && v && q->type == LC_TYPE_F32 && k->type == LC_TYPE_F32 && v->type == LC_TYPE_F32);
+        if (q && k && v) {
+            /* head size 8: GGUF row h*8 + 2j + t holds HF row h*8 + 4t + j */
+            const float *qv = q->data, *kv = k->data, *vv = v->data;
+            CHECK(qv[0] == 0 && qv[1] == 4 && qv[2] == 1 && qv[3] == 5 && qv[7] == 7 && qv[9] == 12);
+            CHECK(kv[30] == 27 && kv[31] == 31);
+            CHECK(vv[5] == 5 && vv[31] == 31);
+        }
+        gguf_close(f);
+    }
+    /* the config promises biases: leaving one out is an error */
+    CHECK(write_safetensors(path, e, st->n_tensors + n_bias - 1) == 0);
+    unlink(out);
+    expect_failure(s, s->dir, &p, "model.layers.4.self_attn.o_proj.bias", "missing bias");
+    free(names);
+    free(fake);
+    free(e);
+    lc_safetensors_close(st);
+    empty_dir(s->dir);
+}
+
+/* ------------------------------------------------- K-quants, full blocks */
+
+/* A Llama of 8 layers whose rows are all multiples of 256 (hidden 256,
+ * 4 heads of 64 with 2 KV heads, FFN 512, untied, the 512-token stories260K
+ * vocabulary), with deterministic pseudo-random F32 weights, so that the
+ * mixes take the real K-quant path and use_more_bits(i, 8) shows. */
+enum { KQ_LAYERS = 8, KQ_EMBD = 256, KQ_KV = 128, KQ_FF = 512, KQ_VOCAB = 512 };
+#define KQ_TENSORS (3 + 9 * KQ_LAYERS)
+
+typedef struct kq_model {
+    st_entry e[KQ_TENSORS];
+    lc_st_tensor t[KQ_TENSORS];
+    char names[KQ_TENSORS][64];
+    float *data[KQ_TENSORS];
+    size_t n;
+} kq_model;
+
+static uint32_t kq_next(uint32_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return *state;
+}
+
+/* Norms near 1; matrices uniform with a scale that varies by row, so the
+ * K-quant sub-block scales and mins see different ranges. */
+static void kq_add(kq_model *m, const char *name, int64_t rows, int64_t cols) {
+    size_t i = m->n++;
+    int64_t n = rows * cols;
+    float *d = malloc((size_t)n * sizeof *d);
+    uint32_t state = 0x9E3779B9u ^ (uint32_t)(i * 7919u + 1u);
+    for (int64_t r = 0; d && r < rows; r++) {
+        float scale = rows == 1 ? 0.1f : 0.02f * (float)(1 + r % 7);
+        for (int64_t c = 0; c < cols; c++) {
+            float u = (float)(kq_next(&state) >> 8) / 16777216.0f * 2.0f - 1.0f;
+            d[r * cols + c] = rows == 1 ? 1.0f + scale * u : scale * u;
+        }
+    }
+    snprintf(m->names[i], sizeof m->names[i], "%s", name);
+    m->data[i] = d;
+    m->t[i] = (lc_st_tensor){.dtype = LC_ST_F32, .n_dims = rows == 1 ? 1 : 2,
+                             .shape = {rows == 1 ? cols : rows, cols},
+                             .data = (const uint8_t *)d, .nbytes = (uint64_t)n * 4};
+    m->e[i] = (st_entry){m->names[i], &m->t[i]};
+}
+
+static void kq_layer(kq_model *m, int l) {
+    static const struct { const char *name; int64_t rows, cols; } parts[] = {
+        {"input_layernorm", 1, KQ_EMBD},           {"self_attn.q_proj", KQ_EMBD, KQ_EMBD},
+        {"self_attn.k_proj", KQ_KV, KQ_EMBD},      {"self_attn.v_proj", KQ_KV, KQ_EMBD},
+        {"self_attn.o_proj", KQ_EMBD, KQ_EMBD},    {"post_attention_layernorm", 1, KQ_EMBD},
+        {"mlp.gate_proj", KQ_FF, KQ_EMBD},         {"mlp.up_proj", KQ_FF, KQ_EMBD},
+        {"mlp.down_proj", KQ_EMBD, KQ_FF}};
+    for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+        char name[64];
+        snprintf(name, sizeof name, "model.layers.%d.%s.weight", l, parts[p].name);
+        kq_add(m, name, parts[p].rows, parts[p].cols);
+    }
+}
+
+static int kq_write_folder(const char *dir) {
+    kq_model *m = calloc(1, sizeof *m);
+    if (!m) return -1;
+    kq_add(m, "model.embed_tokens.weight", KQ_VOCAB, KQ_EMBD);
+    for (int l = 0; l < KQ_LAYERS; l++) kq_layer(m, l);
+    kq_add(m, "model.norm.weight", 1, KQ_EMBD);
+    kq_add(m, "lm_head.weight", KQ_VOCAB, KQ_EMBD);
+    char path[128];
+    path2(path, sizeof path, dir, "model.safetensors");
+    int rc = write_safetensors(path, m->e, m->n);
+    for (size_t i = 0; i < m->n; i++) free(m->data[i]);
+    free(m);
+    char cfg[1024];
+    snprintf(cfg, sizeof cfg,
+             "{\"architectures\":[\"LlamaForCausalLM\"],\"model_type\":\"llama\",\"hidden_size\":%d,"
+             "\"intermediate_size\":%d,\"num_hidden_layers\":%d,\"num_attention_heads\":4,"
+             "\"num_key_value_heads\":2,\"vocab_size\":%d,\"max_position_embeddings\":256,"
+             "\"rms_norm_eps\":1e-05,\"rope_theta\":10000.0,\"tie_word_embeddings\":false,"
+             "\"bos_token_id\":1,\"eos_token_id\":2,\"torch_dtype\":\"float32\"}",
+             KQ_EMBD, KQ_FF, KQ_LAYERS, KQ_VOCAB);
+    path2(path, sizeof path, dir, "config.json");
+    return rc == 0 && write_file(path, cfg, strlen(cfg)) == 0 ? 0 : -1;
+}
+
+/* What each tensor of the 8-layer model must be, from 5.4 and the layer
+ * lists of use_more_bits(i, 8) = {0, 3, 6, 7}, worked out by hand. */
+static int expected_kq_type(const char *name, int out) {
+    if (strstr(name, "_norm.weight")) return LC_TYPE_F32;
+    if (out == LC_TYPE_Q6_K) return LC_TYPE_Q6_K;
+    if (!strcmp(name, "output.weight")) return LC_TYPE_Q6_K;
+    if (!strcmp(name, "token_embd.weight")) return LC_TYPE_Q8_0;
+    int layer = lc_conv_layer_of(name);
+    bool v = strstr(name, ".attn_v.") != NULL, down = strstr(name, ".ffn_down.") != NULL;
+    if (out == LLAMAC_CONVERT_Q4_K_M && (v || down) &&
+        (layer == 0 || layer == 3 || layer == 6 || layer == 7))
+        return LC_TYPE_Q6_K;
+    /* Q4_K_S: attn_v of layers 0-3, ffn_down below 8/8 = 1 */
+    if (out == LLAMAC_CONVERT_Q4_K_S && ((v && layer < 4) || (down && layer < 1))) return LC_TYPE_Q5_K;
+    return LC_TYPE_Q4_K;
+}
+
+static void check_kq_file(const char *path, int out, const gguf_file *f32) {
+    gguf_file *f = NULL;
+    llamac_error err = {{0}};
+    CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
+    if (!f) return;
+    CHECK(f->n_tensors == KQ_TENSORS);
+    int counts[LC_TYPE_COUNT] = {0};
+    for (uint64_t i = 0; i < f->n_tensors; i++) {
+        const gguf_tensor *t = &f->tensors[i];
+        int want = expected_kq_type(t->name, out);
+        CHECKF((int)t->type == want, "%s: %s is %s, expected %s", path, t->name,
+               lc_type_name((int)t->type), lc_type_name(want));
+        if (t->type < LC_TYPE_COUNT) counts[t->type]++;
+        if (f32 && lc_type_traits_get((int)t->type)->is_quantized) check_rows_quantized(f32, t);
+    }
+    if (out == LLAMAC_CONVERT_Q4_K_M) /* 4 layers x (attn_v, ffn_down) + output */
+        CHECK(counts[LC_TYPE_Q6_K] == 9 && counts[LC_TYPE_Q4_K] == 7 * KQ_LAYERS - 8);
+    if (out == LLAMAC_CONVERT_Q4_K_S) CHECK(counts[LC_TYPE_Q5_K] == 5 && counts[LC_TYPE_Q6_K] == 1);
+    uint32_t ftype = 99;
+    CHECK(gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 && (int)ftype == lc_conv_file_type(out));
+    gguf_close(f);
+}
+
+/* The file loads through the public API and a prompt gives finite,
+ * non-constant logits. */
+static void check_runs(const char *path) {
+    llamac_error err = {{0}};
+    llamac_model_params mp = llamac_model_default_params();
+    llamac_model *m = llamac_model_load(path, &mp, &err);
+    CHECKF(m != NULL, "%s does not load: %s", path, err.msg);
+    if (!m) return;
+    llamac_context_params cp = llamac_context_default_params();
+    cp.n_ctx = 64;
+    cp.n_threads = 2;
+    llamac_context *ctx = llamac_context_create(m, &cp, &err);
+    CHECKF(ctx != NULL, "%s: %s", path, err.msg);
+    const llamac_token prompt[] = {1, 17, 300, 42, 511};
+    const int n = (int)(sizeof prompt / sizeof prompt[0]);
+    if (ctx) {
+        CHECKF(llamac_decode(ctx, prompt, n, true, &err) == 0, "%s: %s", path, err.msg);
+        int bad = 0;
+        for (int i = 0; i < n; i++) {
+            const float *l = llamac_logits(ctx, i);
+            if (!l) {
+                bad++;
+                continue;
+            }
+            float lo = l[0], hi = l[0];
+            for (int v = 0; v < KQ_VOCAB; v++) {
+                if (!isfinite(l[v])) bad++;
+                lo = fminf(lo, l[v]);
+                hi = fmaxf(hi, l[v]);
+            }
+            if (!(hi > lo)) bad++;
+        }
+        CHECKF(bad == 0, "%s: %d bad logits", path, bad);
+        llamac_context_free(ctx);
+    }
+    llamac_model_free(m);
+}
+
+static void test_k_quants(scratch *s) {
+    copy_hf_side_files(s->dir); /* the tokenizer; config.json is replaced */
+    CHECK(kq_write_folder(s->dir) == 0);
+    char f32_path[128];
+    path2(f32_path, sizeof f32_path, s->out, "kq-f32.gguf");
+    llamac_convert_params p = params_for(LC_TYPE_F32);
+    llamac_error err = {{0}};
+    CHECKF(llamac_convert(s->dir, f32_path, &p, &err) == 0, "%s", err.msg);
+    gguf_file *f32 = NULL;
+    CHECK(gguf_open(f32_path, &f32, NULL) == 0);
+    static const int types[] = {LLAMAC_CONVERT_Q4_K_M, LLAMAC_CONVERT_Q4_K_S, LC_TYPE_Q6_K};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char out[128];
+        snprintf(out, sizeof out, "%s/kq-%s.gguf", s->out, llamac_convert_type_name(types[i]));
+        p = params_for(types[i]);
+        p.n_threads = 1 + (int)i; /* thread counts must not change the bytes */
+        note_log log = {{0}};
+        p.note = collect_note;
+        p.note_user = &log;
+        CHECKF(llamac_convert(s->dir, out, &p, &err) == 0, "%s: %s", out, err.msg);
+        CHECKF(!strstr(log.text, "do not fit"), "%s: unexpected fallback: %s", out, log.text);
+        if (types[i] == LLAMAC_CONVERT_Q4_K_M)
+            CHECKF(strstr(log.text, "q4_K_M: 8 attn_v/ffn_down tensor(s) of the 8 layers") != NULL, "%s",
+                   log.text);
+        check_kq_file(out, types[i], f32);
+        check_runs(out);
+    }
+    /* quantize from the F32 file: the same bytes as direct conversion */
+    char direct[128], requant[128];
+    path2(direct, sizeof direct, s->out, "kq-q4_K_M.gguf");
+    path2(requant, sizeof requant, s->out, "kq-f32-q4_K_M.gguf");
+    p = params_for(LC_TYPE_F32);
+    CHECKF(llamac_quantize(f32_path, requant, LLAMAC_CONVERT_Q4_K_M, false, &p, &err) == 0, "%s", err.msg);
+    CHECK(compare_to_reference(requant, direct) == KQ_TENSORS);
+    gguf_close(f32);
+    empty_dir(s->dir);
+    empty_dir(s->out);
+}
+
 static void test_bad_hf_inputs(scratch *s) {
     llamac_convert_params p = params_for(LC_TYPE_F32);
     char st_path[128];
@@ -566,6 +864,10 @@ static void test_bad_hf_inputs(scratch *s) {
 
     write_raw_safetensors(s->dir, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]", 0, 8);
     expect_failure(s, s->dir, &p, "not valid JSON", "broken JSON");
+
+    /* found by fuzz_safetensors: a "\n" in a tensor name made the message two lines */
+    write_raw_safetensors(s->dir, "{\"bad\\nname\":1}", 0, 0);
+    expect_failure(s, s->dir, &p, "tensor 'bad?name': entry is not an object", "newline in a name");
     empty_dir(s->dir);
 }
 
@@ -631,25 +933,106 @@ static void test_policy(void) {
     int64_t ne_w[4] = {4096, 4096, 1, 1}, ne_v[4] = {4096, 1, 1, 1}, ne_odd[4] = {172, 64, 1, 1};
     int64_t ne_head[4] = {4096, 128256, 1, 1}, ne_small_head[4] = {64, 512, 1, 1};
     int fb;
-    CHECK(lc_conv_pick_type("blk.0.attn_q.weight", 2, ne_w, LC_TYPE_Q4_0, false, &fb) == LC_TYPE_Q4_0 && fb < 0);
-    CHECK(lc_conv_pick_type("blk.0.attn_norm.weight", 1, ne_v, LC_TYPE_Q4_0, false, &fb) == LC_TYPE_F32);
-    CHECK(lc_conv_pick_type("blk.0.attn_q.bias", 1, ne_v, LC_TYPE_F16, false, &fb) == LC_TYPE_F32);
-    CHECK(lc_conv_pick_type("output.weight", 2, ne_head, LC_TYPE_Q4_0, true, &fb) == LC_TYPE_Q6_K);
-    CHECK(lc_conv_pick_type("output.weight", 2, ne_head, LC_TYPE_Q8_0, true, &fb) == LC_TYPE_Q8_0);
-    CHECK(lc_conv_pick_type("output.weight", 2, ne_head, LC_TYPE_F16, true, &fb) == LC_TYPE_F16);
-    CHECK(lc_conv_pick_type("token_embd.weight", 2, ne_head, LC_TYPE_Q5_1, false, &fb) == LC_TYPE_Q8_0);
-    CHECK(lc_conv_pick_type("token_embd.weight", 2, ne_small_head, LC_TYPE_Q4_1, true, &fb) == LC_TYPE_Q8_0 &&
+    lc_conv_policy q40 = {LC_TYPE_Q4_0, 32, false}, q80 = {LC_TYPE_Q8_0, 32, false};
+    lc_conv_policy f16 = {LC_TYPE_F16, 32, false}, q51 = {LC_TYPE_Q5_1, 32, false};
+    lc_conv_policy q41 = {LC_TYPE_Q4_1, 5, false};
+    CHECK(lc_conv_pick_type(&q40, "blk.0.attn_q.weight", 2, ne_w, false, &fb) == LC_TYPE_Q4_0 && fb < 0);
+    CHECK(lc_conv_pick_type(&q40, "blk.0.attn_norm.weight", 1, ne_v, false, &fb) == LC_TYPE_F32);
+    CHECK(lc_conv_pick_type(&f16, "blk.0.attn_q.bias", 1, ne_v, false, &fb) == LC_TYPE_F32);
+    CHECK(lc_conv_pick_type(&q40, "output.weight", 2, ne_head, true, &fb) == LC_TYPE_Q6_K);
+    CHECK(lc_conv_pick_type(&q80, "output.weight", 2, ne_head, true, &fb) == LC_TYPE_Q8_0);
+    CHECK(lc_conv_pick_type(&f16, "output.weight", 2, ne_head, true, &fb) == LC_TYPE_F16);
+    CHECK(lc_conv_pick_type(&q51, "token_embd.weight", 2, ne_head, false, &fb) == LC_TYPE_Q8_0);
+    CHECK(lc_conv_pick_type(&q41, "token_embd.weight", 2, ne_small_head, true, &fb) == LC_TYPE_Q8_0 &&
           fb == LC_TYPE_Q6_K);
-    CHECK(lc_conv_pick_type("blk.0.ffn_down.weight", 2, ne_odd, LC_TYPE_Q8_0, false, &fb) == LC_TYPE_F16 &&
+    CHECK(lc_conv_pick_type(&q80, "blk.0.ffn_down.weight", 2, ne_odd, false, &fb) == LC_TYPE_F16 &&
           fb == LC_TYPE_Q8_0);
-    CHECK(lc_conv_type_supported(LC_TYPE_Q5_0) && !lc_conv_type_supported(LC_TYPE_Q6_K));
+    CHECK(lc_conv_type_supported(LC_TYPE_Q5_0) && lc_conv_type_supported(LC_TYPE_Q6_K) &&
+          !lc_conv_type_supported(LC_TYPE_Q4_K) && !lc_conv_type_supported(LC_TYPE_Q5_K));
     CHECK(llamac_convert_type_from_name("Q4_0") == LC_TYPE_Q4_0);
-    CHECK(llamac_convert_type_from_name("q4_k") == -1);
+    CHECK(llamac_convert_type_from_name("q4_k") == -1 && llamac_convert_type_from_name("q5_k_m") == -1);
     char name[64];
     lc_conv_base_name("/x/Llama-3.1-8B/", false, name, sizeof name);
     CHECK(!strcmp(name, "Llama-3.1-8B"));
     lc_conv_base_name("a/stories260K.bin", true, name, sizeof name);
     CHECK(!strcmp(name, "stories260K"));
+}
+
+/* llama.cpp's use_more_bits, against the layer lists of formats.md 5.4
+ * (n = 32) and worked out by hand (n = 8: n/8 = 1, 7n/8 = 7). */
+static void test_use_more_bits(void) {
+    static const int more_32[] = {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31};
+    static const int more_8[] = {0, 3, 6, 7};
+    for (int i = 0; i < 32; i++) {
+        bool want = false;
+        for (size_t j = 0; j < sizeof more_32 / sizeof more_32[0]; j++) want |= more_32[j] == i;
+        CHECKF(lc_conv_use_more_bits(i, 32) == want, "use_more_bits(%d, 32)", i);
+    }
+    for (int i = 0; i < 8; i++) {
+        bool want = false;
+        for (size_t j = 0; j < sizeof more_8 / sizeof more_8[0]; j++) want |= more_8[j] == i;
+        CHECKF(lc_conv_use_more_bits(i, 8) == want, "use_more_bits(%d, 8)", i);
+    }
+    CHECK(lc_conv_layer_of("blk.12.attn_v.weight") == 12 && lc_conv_layer_of("blk.0.ffn_down.weight") == 0);
+    CHECK(lc_conv_layer_of("token_embd.weight") == -1 && lc_conv_layer_of("blk.x.attn_v.weight") == -1 &&
+          lc_conv_layer_of("blk.3") == -1);
+}
+
+/* One 2-D tensor through the policy; output.weight is the logits matrix. */
+static int pick(const lc_conv_policy *pol, const char *name, int64_t ne0, int64_t ne1, int *fb) {
+    int64_t ne[4] = {ne0, ne1, 1, 1};
+    return lc_conv_pick_type(pol, name, 2, ne, !strcmp(name, "output.weight"), fb);
+}
+
+static void test_k_quant_policy(void) {
+    const lc_conv_policy km = {LLAMAC_CONVERT_Q4_K_M, 32, false}, ks = {LLAMAC_CONVERT_Q4_K_S, 32, false};
+    const lc_conv_policy q6 = {LC_TYPE_Q6_K, 32, false};
+    const lc_conv_policy km70 = {LLAMAC_CONVERT_Q4_K_M, 80, true}, ks70 = {LLAMAC_CONVERT_Q4_K_S, 80, true};
+    int fb;
+    /* Q4_K_M: Q6_K attn_v/ffn_down where use_more_bits, else Q4_K */
+    CHECK(pick(&km, "blk.6.attn_v.weight", 4096, 1024, &fb) == LC_TYPE_Q6_K && fb < 0);
+    CHECK(pick(&km, "blk.7.attn_v.weight", 4096, 1024, &fb) == LC_TYPE_Q4_K && fb < 0);
+    CHECK(pick(&km, "blk.27.ffn_down.weight", 14336, 4096, &fb) == LC_TYPE_Q6_K);
+    CHECK(pick(&km, "blk.26.ffn_down.weight", 14336, 4096, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&km, "blk.0.attn_q.weight", 4096, 4096, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&km, "blk.0.ffn_gate.weight", 4096, 14336, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&km, "output.weight", 4096, 128256, &fb) == LC_TYPE_Q6_K);
+    int64_t ne_embd[4] = {4096, 128256, 1, 1};
+    CHECK(lc_conv_pick_type(&km, "token_embd.weight", 2, ne_embd, true, &fb) == LC_TYPE_Q6_K); /* tied */
+    CHECK(pick(&km, "token_embd.weight", 4096, 128256, &fb) == LC_TYPE_Q8_0); /* untied: our choice */
+    /* Q4_K_S: Q5_K for the first 4 attn_v and the first n/8 ffn_down */
+    CHECK(pick(&ks, "blk.3.attn_v.weight", 4096, 1024, &fb) == LC_TYPE_Q5_K);
+    CHECK(pick(&ks, "blk.4.attn_v.weight", 4096, 1024, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&ks, "blk.3.ffn_down.weight", 14336, 4096, &fb) == LC_TYPE_Q5_K);
+    CHECK(pick(&ks, "blk.4.ffn_down.weight", 14336, 4096, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&ks, "blk.31.ffn_down.weight", 14336, 4096, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&ks, "output.weight", 4096, 128256, &fb) == LC_TYPE_Q6_K);
+    /* 70B (80 layers, GQA): a Q4_K attn_v becomes Q5_K, other tensors do not */
+    CHECK(pick(&km70, "blk.9.attn_v.weight", 8192, 1024, &fb) == LC_TYPE_Q6_K);  /* 9 < 80/8 */
+    CHECK(pick(&km70, "blk.11.attn_v.weight", 8192, 1024, &fb) == LC_TYPE_Q5_K);
+    CHECK(pick(&km70, "blk.11.ffn_down.weight", 28672, 8192, &fb) == LC_TYPE_Q4_K);
+    CHECK(pick(&ks70, "blk.40.attn_v.weight", 8192, 1024, &fb) == LC_TYPE_Q5_K);
+    CHECK(pick(&ks70, "blk.40.attn_q.weight", 8192, 8192, &fb) == LC_TYPE_Q4_K);
+    /* Q6_K: everything, the untied embedding too */
+    CHECK(pick(&q6, "blk.7.attn_v.weight", 4096, 1024, &fb) == LC_TYPE_Q6_K);
+    CHECK(pick(&q6, "token_embd.weight", 4096, 128256, &fb) == LC_TYPE_Q6_K);
+    /* fallbacks for rows that are not a multiple of 256 (5.4) */
+    CHECK(pick(&km, "blk.7.attn_v.weight", 96, 32, &fb) == LC_TYPE_Q5_0 && fb == LC_TYPE_Q4_K);
+    CHECK(pick(&ks, "blk.0.attn_v.weight", 96, 32, &fb) == LC_TYPE_Q5_1 && fb == LC_TYPE_Q5_K);
+    CHECK(pick(&km, "blk.6.attn_v.weight", 96, 32, &fb) == LC_TYPE_Q8_0 && fb == LC_TYPE_Q6_K);
+    CHECK(pick(&q6, "blk.0.attn_q.weight", 96, 96, &fb) == LC_TYPE_Q8_0 && fb == LC_TYPE_Q6_K);
+    CHECK(pick(&km, "blk.7.attn_v.weight", 172, 32, &fb) == LC_TYPE_F16 && fb == LC_TYPE_Q4_K);
+    CHECK(pick(&ks, "blk.0.attn_v.weight", 172, 32, &fb) == LC_TYPE_F16 && fb == LC_TYPE_Q5_K);
+    CHECK(pick(&q6, "blk.0.attn_q.weight", 172, 32, &fb) == LC_TYPE_F16 && fb == LC_TYPE_Q6_K);
+    /* names, file types */
+    CHECK(llamac_convert_type_from_name("q4_k_m") == LLAMAC_CONVERT_Q4_K_M);
+    CHECK(llamac_convert_type_from_name("Q4_K_S") == LLAMAC_CONVERT_Q4_K_S);
+    CHECK(llamac_convert_type_from_name("q6_k") == LC_TYPE_Q6_K);
+    CHECK(!strcmp(llamac_convert_type_name(LLAMAC_CONVERT_Q4_K_M), "q4_K_M") &&
+          !strcmp(llamac_convert_type_name(LC_TYPE_Q6_K), "q6_K") &&
+          !strcmp(llamac_convert_type_name(LC_TYPE_Q4_K), "unknown"));
+    CHECK(lc_conv_file_type(LLAMAC_CONVERT_Q4_K_M) == 15 && lc_conv_file_type(LLAMAC_CONVERT_Q4_K_S) == 14 &&
+          lc_conv_file_type(LC_TYPE_Q6_K) == 18);
 }
 
 static void test_config_reader(scratch *s) {
@@ -687,12 +1070,16 @@ int main(void) {
         return 1;
     }
     test_policy();
+    test_use_more_bits();
+    test_k_quant_policy();
     test_config_reader(&s);
     test_stories_hf_equals_reference(&s);
     test_llama2c_equals_reference(&s);
     test_tiny_llama3(&s);
     test_quantize(&s);
     test_sharded(&s);
+    test_biases(&s);
+    test_k_quants(&s);
     test_bad_hf_inputs(&s);
     test_bad_llama2c_inputs(&s);
     test_full_disk(&s);

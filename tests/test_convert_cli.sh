@@ -41,8 +41,10 @@ mkdir -p "$T/o" "$T/notok"
 # help and usage errors
 run 0 convert --help
 check "convert --help prints usage" grep -q "usage: llamac convert" "$T/out"
+check "convert --help lists the K-quant mixes" grep -q "q4_k_m *llama.cpp's Q4_K_M" "$T/out"
 run 0 quantize --help
 check "quantize --help prints usage" grep -q "usage: llamac quantize" "$T/out"
+check "quantize --help lists the K-quant types" grep -q "q4_k_s *llama.cpp's Q4_K_S" "$T/out"
 run 2 convert
 check "convert without source: one line" one_line_error convert
 run 2 convert data/stories260K-hf
@@ -102,6 +104,24 @@ run 1 quantize "$T/o/s-q4_0.gguf" "$T/o/s-q8_0.gguf" q8_0
 check "requantize refused with the reason" grep -q "is already q.*--allow-requantize" "$T/err"
 check "refused: no output" test ! -e "$T/o/s-q8_0.gguf"
 run 0 quantize "$T/o/s-q4_0.gguf" "$T/o/s-q8_0.gguf" q8_0 --allow-requantize -q
+
+# K-quant mixes by name, from both commands (stories260K's rows of 64 and
+# 172 fit no 256-block: q4_K falls back to q5_0, or f16 for rows of 172)
+run 0 quantize "$T/o/s-f32.gguf" "$T/o/s-q4_k_m.gguf" Q4_K_M
+check "quantize q4_k_m reports the fallbacks" grep -q "do not fit q4_K blocks of 256: written as q5_0" "$T/err"
+run 0 info "$T/o/s-q4_k_m.gguf"
+check "quantize q4_k_m sets file_type 15" grep -q "general.file_type *u32 *15" "$T/out"
+check "q4_k_m: attn_q q5_0" grep -q "blk.0.attn_q.weight *q5_0" "$T/out"
+check "q4_k_m: ffn_down f16" grep -q "blk.1.ffn_down.weight *f16" "$T/out"
+run 0 convert data/stories260K-hf -o "$T/o/s-q4_k_s.gguf" --type q4_k_s -q
+run 0 info "$T/o/s-q4_k_s.gguf"
+check "convert q4_k_s sets file_type 14" grep -q "general.file_type *u32 *14" "$T/out"
+check "q4_k_s: attn_v q5_1" grep -q "blk.0.attn_v.weight *q5_1" "$T/out"
+run 0 convert data/stories260K-hf -o "$T/o/s-q6_k.gguf" -t q6_k -q
+run 0 info "$T/o/s-q6_k.gguf"
+check "convert q6_k sets file_type 18" grep -q "general.file_type *u32 *18" "$T/out"
+run 2 quantize "$T/o/s-f32.gguf" "$T/o/x.gguf" q4_k
+check "unknown type lists the mixes" grep -q "q4_k_m, q4_k_s" "$T/err"
 
 echo "test_convert_cli.sh: $checks checks, $fails failed" >&2
 [ "$fails" -eq 0 ]

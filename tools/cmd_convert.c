@@ -18,10 +18,8 @@ static const char convert_usage[] =
     "legacy checkpoint (.bin) together with --tokenizer.\n"
     "\n"
     "  -o, --output FILE   the GGUF file to write (required); it appears only when complete\n"
-    "  -t, --type TYPE     f32, f16 (default), bf16, q8_0, q4_0, q4_1, q5_0, q5_1\n"
-    "                      norms and other 1-D tensors stay f32; with the 4/5-bit types the\n"
-    "                      logits matrix becomes q6_K (q8_0 if rows are not a multiple of\n"
-    "                      256) and an untied token_embd q8_0\n"
+    "  -t, --type TYPE     f32, f16 (default), bf16, q8_0, q6_k, q5_1, q5_0, q4_1, q4_0,\n"
+    "                      q4_k_m, q4_k_s (see types below)\n"
     "  --tokenizer FILE    llama2.c only: tokenizer.model (SentencePiece) or tokenizer.bin\n"
     "  --vocab-from PATH   Hugging Face folders without tokenizer files: take the vocabulary\n"
     "                      from PATH (a folder with tokenizer.json/tokenizer.model, or a\n"
@@ -33,8 +31,10 @@ static const char convert_usage[] =
     "  -q, --quiet         no notes and no summary (errors are still printed)\n"
     "  -h, --help          show this help\n"
     "\n"
+    CONVERT_TYPES_HELP
+    "\n"
     "examples:\n"
-    "  llamac convert ~/models/Llama-3.1-8B-Instruct -o llama3.1-8b-q4_0.gguf -t q4_0\n"
+    "  llamac convert ~/models/Llama-3.1-8B-Instruct -o llama3.1-8b-q4_k_m.gguf -t q4_k_m\n"
     "  llamac convert stories260K.bin --tokenizer tok512.model -o stories260K.gguf -t f32\n";
 
 /* The only state a signal handler may touch; read by the progress callback,
@@ -129,11 +129,15 @@ void convert_ui_detach(convert_ui *ui) {
 void convert_ui_summary(const convert_ui *ui, const char *dst) {
     if (ui->quiet) return;
     struct stat sb;
-    char size[32] = "?", rate[32] = "?";
+    char size[32] = "?", rate[48] = "";
     if (stat(dst, &sb) == 0) human_bytes((double)sb.st_size, size, sizeof size);
-    if (ui->elapsed_s > 0) human_bytes((double)ui->bytes_total / ui->elapsed_s, rate, sizeof rate);
-    fprintf(stderr, "llamac %s: wrote %s (%s, %lld tensors) in %.1fs, %s/s\n", ui->cmd, dst, size,
-            (long long)ui->tensors_total, ui->elapsed_s, rate);
+    if (ui->elapsed_s > 0 && ui->bytes_total > 0) {
+        char r[32];
+        human_bytes((double)ui->bytes_total / ui->elapsed_s, r, sizeof r);
+        snprintf(rate, sizeof rate, " in %.1fs, %s/s", ui->elapsed_s, r);
+    }
+    fprintf(stderr, "llamac %s: wrote %s (%s, %lld tensors)%s\n", ui->cmd, dst, size,
+            (long long)ui->tensors_total, rate);
 }
 
 /* ---------------------------------------------------------------- options */
@@ -147,8 +151,7 @@ typedef struct convert_args {
 static int parse_type(const char *cmd, const char *s, int *type) {
     *type = llamac_convert_type_from_name(s);
     if (*type < 0)
-        return cli_error(cmd, CLI_USAGE, "unknown --type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, "
-                                         "q5_0, q5_1)", s);
+        return cli_error(cmd, CLI_USAGE, "unknown --type '%s' (" CONVERT_TYPE_NAMES ")", s);
     return CLI_OK;
 }
 

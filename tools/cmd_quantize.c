@@ -1,4 +1,4 @@
-/* llamac quantize: rewrite an F32/F16/BF16 GGUF file in another type. */
+/* llamac quantize: rewrite an F32/F16/BF16 GGUF file in another type or mix. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,17 +8,17 @@
 static const char quantize_usage[] =
     "usage: llamac quantize IN.gguf OUT.gguf TYPE [options]\n"
     "\n"
-    "Rewrites the weights of IN.gguf as TYPE (f32, f16, bf16, q8_0, q4_0, q4_1, q5_0,\n"
-    "q5_1) with the same type policy as convert: norms and 1-D tensors f32; with the\n"
-    "4/5-bit types the logits matrix q6_K (q8_0 if its rows are not a multiple of 256)\n"
-    "and an untied token_embd q8_0. Every metadata key is copied; general.file_type is\n"
-    "updated. OUT.gguf appears only when complete.\n"
+    "Rewrites the weights of IN.gguf as TYPE with the same type policy as convert\n"
+    "(below). Every metadata key is copied; general.file_type is updated. OUT.gguf\n"
+    "appears only when complete.\n"
     "\n"
     "  --allow-requantize  accept a source that is already quantized (each rounding adds\n"
     "                      error: converting from the original weights is better)\n"
     "  --threads N         threads (default: all CPUs)\n"
     "  -q, --quiet         no notes and no summary\n"
-    "  -h, --help          show this help\n";
+    "  -h, --help          show this help\n"
+    "\n"
+    CONVERT_TYPES_HELP;
 
 int cmd_quantize(int argc, char **argv) {
     const char *pos[3] = {0};
@@ -50,8 +50,7 @@ int cmd_quantize(int argc, char **argv) {
     if (n_pos != 3) return cli_error("quantize", CLI_USAGE, "expected IN.gguf OUT.gguf TYPE (see --help)");
     int type = llamac_convert_type_from_name(pos[2]);
     if (type < 0)
-        return cli_error("quantize", CLI_USAGE, "unknown type '%s' (f32, f16, bf16, q8_0, q4_0, q4_1, "
-                                                "q5_0, q5_1)", pos[2]);
+        return cli_error("quantize", CLI_USAGE, "unknown type '%s' (" CONVERT_TYPE_NAMES ")", pos[2]);
     convert_ui ui;
     convert_ui_init(&ui, "quantize", quiet);
     convert_ui_attach(&ui, &params);

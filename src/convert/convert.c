@@ -31,6 +31,7 @@ bool lc_conv_type_supported(int type) {
     switch (type) {
     case LC_TYPE_F32: case LC_TYPE_F16: case LC_TYPE_BF16: case LC_TYPE_Q8_0:
     case LC_TYPE_Q4_0: case LC_TYPE_Q4_1: case LC_TYPE_Q5_0: case LC_TYPE_Q5_1:
+    case LC_TYPE_Q6_K: case LLAMAC_CONVERT_Q4_K_S: case LLAMAC_CONVERT_Q4_K_M:
         return true;
     default:
         return false;
@@ -46,14 +47,43 @@ int lc_conv_file_type(int type) {
     case LC_TYPE_Q8_0: return 7;
     case LC_TYPE_Q5_0: return 8;
     case LC_TYPE_Q5_1: return 9;
+    case LLAMAC_CONVERT_Q4_K_S: return 14;
+    case LLAMAC_CONVERT_Q4_K_M: return 15;
+    case LC_TYPE_Q6_K: return 18;
     case LC_TYPE_BF16: return 32;
     default: return -1;
     }
 }
 
+const char *lc_conv_type_name(int type) {
+    if (type == LLAMAC_CONVERT_Q4_K_S) return "q4_K_S";
+    if (type == LLAMAC_CONVERT_Q4_K_M) return "q4_K_M";
+    return lc_type_name(type);
+}
+
+static bool is_mix(int out_type) {
+    return out_type == LLAMAC_CONVERT_Q4_K_S || out_type == LLAMAC_CONVERT_Q4_K_M;
+}
+
+int lc_conv_base_type(int out_type) { return is_mix(out_type) ? LC_TYPE_Q4_K : out_type; }
+
+bool lc_conv_use_more_bits(int layer, int n_layers) {
+    const int i = layer, n = n_layers;
+    return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
+}
+
 static bool ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), m = strlen(suffix);
     return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int lc_conv_layer_of(const char *name) {
+    if (strncmp(name, "blk.", 4) != 0) return -1;
+    const char *p = name + 4;
+    long v = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9' && digits < 9; p++, digits++) v = v * 10 + (*p - '0');
+    return digits > 0 && *p == '.' ? (int)v : -1;
 }
 
 /* As llama.cpp's converter and quantizer: vectors, norms, biases and the
@@ -70,39 +100,77 @@ static bool fits_block(int type, int64_t ne0) {
     return tt && tt->from_float && ne0 % tt->block_size == 0;
 }
 
-static bool is_low_bit(int type) {
-    return type == LC_TYPE_Q4_0 || type == LC_TYPE_Q4_1 || type == LC_TYPE_Q5_0 ||
-           type == LC_TYPE_Q5_1;
+/* The types below 8 bits, where the logits matrix gets Q6_K. */
+static bool is_low_bit(int out_type) {
+    switch (out_type) {
+    case LC_TYPE_Q4_0: case LC_TYPE_Q4_1: case LC_TYPE_Q5_0: case LC_TYPE_Q5_1:
+    case LC_TYPE_Q6_K: case LLAMAC_CONVERT_Q4_K_S: case LLAMAC_CONVERT_Q4_K_M:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* What llama.cpp's Q4_K_M and Q4_K_S give one layer tensor (5.4). The
+ * layer index stands for llama.cpp's running count of attn_v / ffn_down
+ * tensors: our importers write layers in order, one of each per layer, so
+ * the two are the same. */
+static int mix_layer_type(const lc_conv_policy *pol, const char *name) {
+    const int layer = lc_conv_layer_of(name), n = pol->n_layers;
+    const bool attn_v = ends_with(name, ".attn_v.weight");
+    const bool ffn_down = ends_with(name, ".ffn_down.weight");
+    int type = LC_TYPE_Q4_K;
+    if (layer < 0 || (!attn_v && !ffn_down)) return type;
+    if (pol->out_type == LLAMAC_CONVERT_Q4_K_M) {
+        if (lc_conv_use_more_bits(layer, n)) type = LC_TYPE_Q6_K;
+    } else if (attn_v ? layer < 4 : layer < n / 8) {
+        type = LC_TYPE_Q5_K;
+    }
+    /* 8 query heads share each attn_v row there: the tensor is 1/8 of
+     * attn_q, so more bits cost next to nothing */
+    if (attn_v && pol->llama_70b && type == LC_TYPE_Q4_K) type = LC_TYPE_Q5_K;
+    return type;
 }
 
 /* Which type a 2-D weight wants before block fitting.
  *
  * The logits matrix is read in full for every generated token and its
- * errors land directly on the logits, so in 4/5-bit files it gets Q6_K as
- * llama.cpp does (6.56 bits: near-Q8_0 quality at 77% of its bandwidth).
+ * errors land directly on the logits, so in 4/5/6-bit files it gets Q6_K
+ * as llama.cpp does (6.56 bits: near-Q8_0 quality at 77% of its bandwidth).
  *
  * An untied token_embd is only gathered, one row per token, so extra
- * precision there costs file size but no per-token bandwidth; we spend it
- * (Q8_0, close to lossless) rather than keep Q4_0 as llama.cpp does, because
- * the embedding error of every prompt token enters the residual stream
- * unattenuated. For Llama 3 8B that is +263 MB on a 4.6 GB file. */
-static int wanted_type(const char *name, int out_type, bool is_lm_head) {
-    if (!is_low_bit(out_type)) return out_type;
+ * precision there costs file size but no per-token bandwidth; below 6 bits
+ * we spend it (Q8_0, close to lossless) rather than keep Q4_0/Q4_K as
+ * llama.cpp does, because the embedding error of every prompt token enters
+ * the residual stream unattenuated. For Llama 3 8B that is +263 MB on a
+ * 4.6 GB file. A q6_K file keeps it Q6_K, already near lossless. */
+static int wanted_type(const lc_conv_policy *pol, const char *name, bool is_lm_head) {
+    const int out = pol->out_type;
+    if (!is_low_bit(out)) return out;
     if (is_lm_head) return LC_TYPE_Q6_K;
-    if (strcmp(name, "token_embd.weight") == 0) return LC_TYPE_Q8_0;
-    return out_type;
+    if (strcmp(name, "token_embd.weight") == 0) return out == LC_TYPE_Q6_K ? LC_TYPE_Q6_K : LC_TYPE_Q8_0;
+    return is_mix(out) ? mix_layer_type(pol, name) : out;
 }
 
-int lc_conv_pick_type(const char *name, uint32_t n_dims, const int64_t *ne, int out_type,
-                      bool is_lm_head, int *fallback_from) {
+/* §5.4: the next type to try when rows do not fit a K-quant's 256-blocks. */
+static int k_quant_fallback(int type) {
+    switch (type) {
+    case LC_TYPE_Q4_K: return LC_TYPE_Q5_0;
+    case LC_TYPE_Q5_K: return LC_TYPE_Q5_1;
+    case LC_TYPE_Q6_K: return LC_TYPE_Q8_0;
+    default: return LC_TYPE_F16;
+    }
+}
+
+int lc_conv_pick_type(const lc_conv_policy *pol, const char *name, uint32_t n_dims,
+                      const int64_t *ne, bool is_lm_head, int *fallback_from) {
     *fallback_from = -1;
     if (keep_f32(name, n_dims, ne)) return LC_TYPE_F32;
-    int want = wanted_type(name, out_type, is_lm_head);
+    int want = wanted_type(pol, name, is_lm_head);
     if (fits_block(want, ne[0])) return want;
-    /* §5.4 fallbacks: Q6_K -> Q8_0, then F16 for any 32-block type. */
     *fallback_from = want;
-    if (want == LC_TYPE_Q6_K && fits_block(LC_TYPE_Q8_0, ne[0])) return LC_TYPE_Q8_0;
-    return LC_TYPE_F16;
+    int next = k_quant_fallback(want);
+    return fits_block(next, ne[0]) ? next : LC_TYPE_F16;
 }
 
 /* ------------------------------------------------------------------- job */
@@ -111,8 +179,8 @@ int lc_conv_job_init(lc_conv_job *job, int out_type, const llamac_convert_params
                      llamac_error *err) {
     memset(job, 0, sizeof *job);
     if (!lc_conv_type_supported(out_type))
-        return lc_fail(err, "output type %s (%d) is not supported: use f32, f16, bf16, q8_0, q4_0, "
-                            "q4_1, q5_0 or q5_1", lc_type_name(out_type), out_type);
+        return lc_fail(err, "output type %s (%d) is not supported: use " LC_CONV_TYPE_LIST,
+                       lc_conv_type_name(out_type), out_type);
     job->out_type = out_type;
     if (p) {
         job->n_threads = p->n_threads;
@@ -339,7 +407,7 @@ static int report(stream_state *s, const char *tensor, llamac_error *err) {
     if (!job->progress) return 0;
     llamac_convert_progress p = {s->tensors_done, (int64_t)job->n_tensors, s->bytes_done,
                                  s->bytes_total, seconds_since(&s->start), tensor};
-    if (!job->progress(&p, job->progress_user)) return lc_fail(err, "cancelled");
+    if (!job->progress(&p, job->progress_user)) return lc_fail(err, "cancelled (no output file written)");
     return 0;
 }
 
@@ -421,28 +489,76 @@ static int stream_tensor(stream_state *s, const lc_conv_tensor *t, llamac_error 
 
 /* --------------------------------------------------------------- writing */
 
-static bool job_has_tensor(const lc_conv_job *job, const char *name) {
+static const lc_conv_tensor *job_tensor(const lc_conv_job *job, const char *name) {
     for (size_t i = 0; i < job->n_tensors; i++)
-        if (strcmp(job->tensors[i].name, name) == 0) return true;
-    return false;
+        if (strcmp(job->tensors[i].name, name) == 0) return &job->tensors[i];
+    return NULL;
 }
 
-static void note_fallbacks(lc_conv_job *job, int from, int to, size_t count, const char *example,
-                           int64_t ne0) {
-    if (count == 0) return;
-    lc_conv_note(job, "%zu tensor(s) (e.g. %s, rows of %" PRId64 ") do not fit %s blocks of %" PRId64
-                      ": written as %s",
-                 count, example, ne0, lc_type_name(from), lc_type_traits_get(from)->block_size,
-                 lc_type_name(to));
+/* The model facts the policy needs, taken from the tensor list alone so
+ * that requantizing a GGUF file and converting its source agree. */
+static lc_conv_policy job_policy(const lc_conv_job *job) {
+    lc_conv_policy pol = {.out_type = job->out_type};
+    for (size_t i = 0; i < job->n_tensors; i++) {
+        int layer = lc_conv_layer_of(job->tensors[i].name);
+        if (layer >= pol.n_layers) pol.n_layers = layer + 1;
+    }
+    const lc_conv_tensor *q = job_tensor(job, "blk.0.attn_q.weight");
+    const lc_conv_tensor *k = job_tensor(job, "blk.0.attn_k.weight");
+    pol.llama_70b = pol.n_layers == 80 && q && k && k->ne[1] < q->ne[1];
+    return pol;
+}
+
+/* Tensors that got another type than the file's base type, grouped by
+ * (wanted, written) so that 32 layers of the same case make one line. */
+typedef struct type_group {
+    int from, to;
+    size_t count;
+    const lc_conv_tensor *example;
+} type_group;
+
+static void record_group(type_group *g, size_t *n, int from, const lc_conv_tensor *t) {
+    for (size_t i = 0; i < *n; i++)
+        if (g[i].from == from && g[i].to == t->dst_type) {
+            g[i].count++;
+            return;
+        }
+    /* pairs come from a handful of types, far fewer than the slots */
+    g[(*n)++] = (type_group){from, t->dst_type, 1, t};
+}
+
+static void note_fallbacks(const lc_conv_job *job, const type_group *g, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        const lc_conv_tensor *t = g[i].example;
+        if (g[i].count == 1)
+            lc_conv_note(job, "%s: rows of %" PRId64 " do not fit %s blocks of %" PRId64 ": written as %s",
+                         t->name, t->ne[0], lc_type_name(g[i].from),
+                         lc_type_traits_get(g[i].from)->block_size, lc_type_name(g[i].to));
+        else
+            lc_conv_note(job, "%zu tensors (e.g. %s, rows of %" PRId64 ") do not fit %s blocks of %" PRId64
+                              ": written as %s",
+                         g[i].count, t->name, t->ne[0], lc_type_name(g[i].from),
+                         lc_type_traits_get(g[i].from)->block_size, lc_type_name(g[i].to));
+    }
+}
+
+static void note_mix_layers(const lc_conv_job *job, const lc_conv_policy *pol, const type_group *g,
+                            size_t n) {
+    for (size_t i = 0; i < n; i++)
+        lc_conv_note(job, "%s: %zu attn_v/ffn_down tensor(s) of the %d layers (e.g. %s) written as "
+                          "%s, as llama.cpp's mix does",
+                     lc_conv_type_name(job->out_type), g[i].count, pol->n_layers, g[i].example->name,
+                     lc_type_name(g[i].to));
 }
 
 /* Applies the policy to every tensor without a forced type and tells the
  * caller what was chosen where it departs from the requested type. */
 static int assign_types(lc_conv_job *job, llamac_error *err) {
-    const bool has_output = job_has_tensor(job, "output.weight");
-    size_t n_fallback = 0;
-    int fb_from = -1, fb_to = -1;
-    const lc_conv_tensor *fb_example = NULL;
+    const bool has_output = job_tensor(job, "output.weight") != NULL;
+    const lc_conv_policy pol = job_policy(job);
+    const int base = lc_conv_base_type(job->out_type);
+    type_group fallbacks[LC_TYPE_COUNT], layers[LC_TYPE_COUNT];
+    size_t n_fallbacks = 0, n_layers = 0;
     for (size_t i = 0; i < job->n_tensors; i++) {
         lc_conv_tensor *t = &job->tensors[i];
         const lc_type_traits *src = lc_type_traits_get(t->generated ? LC_TYPE_F32 : t->src_type);
@@ -454,24 +570,21 @@ static int assign_types(lc_conv_job *job, llamac_error *err) {
         bool lm_head = strcmp(t->name, "output.weight") == 0 ||
                        (!has_output && strcmp(t->name, "token_embd.weight") == 0);
         int from;
-        t->dst_type = lc_conv_pick_type(t->name, t->n_dims, t->ne, job->out_type, lm_head, &from);
+        t->dst_type = lc_conv_pick_type(&pol, t->name, t->n_dims, t->ne, lm_head, &from);
         if (from >= 0) {
-            if (n_fallback == 0 || (from == fb_from && t->dst_type == fb_to)) {
-                fb_from = from;
-                fb_to = t->dst_type;
-                if (!fb_example) fb_example = t;
-                n_fallback++;
-            } else {
-                lc_conv_note(job, "%s: rows of %" PRId64 " do not fit %s blocks: written as %s",
-                             t->name, t->ne[0], lc_type_name(from), lc_type_name(t->dst_type));
-            }
-        } else if (t->dst_type != job->out_type && t->dst_type != LC_TYPE_F32) {
+            record_group(fallbacks, &n_fallbacks, from, t);
+        } else if (t->dst_type == base || t->dst_type == LC_TYPE_F32) {
+            continue;
+        } else if (lc_conv_layer_of(t->name) >= 0) {
+            record_group(layers, &n_layers, base, t);
+        } else {
             lc_conv_note(job, "%s: %s (higher precision than %s for the %s)", t->name,
-                         lc_type_name(t->dst_type), lc_type_name(job->out_type),
+                         lc_type_name(t->dst_type), lc_type_name(base),
                          lm_head ? "logits matrix" : "token embeddings");
         }
     }
-    if (fb_example) note_fallbacks(job, fb_from, fb_to, n_fallback, fb_example->name, fb_example->ne[0]);
+    note_mix_layers(job, &pol, layers, n_layers);
+    note_fallbacks(job, fallbacks, n_fallbacks);
     return 0;
 }
 

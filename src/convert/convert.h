@@ -35,7 +35,7 @@ typedef struct lc_conv_job {
     gguf_writer *w;
     lc_conv_tensor *tensors;
     size_t n_tensors, cap_tensors;
-    int out_type;               /* the requested type (ggml id) */
+    int out_type;               /* the requested type: ggml id or LLAMAC_CONVERT_Q4_K_M/_S */
     bool vocab_only;            /* metadata and tokenizer only */
     int n_threads;
     llamac_convert_progress_fn progress;
@@ -44,8 +44,12 @@ typedef struct lc_conv_job {
     void *note_user;
 } lc_conv_job;
 
-/* Prepares a job for the requested output type (F32, F16, BF16, Q8_0,
- * Q4_0, Q4_1, Q5_0, Q5_1) with the caller's threads/progress/notes. */
+/* The output types convert/quantize accept, for messages. */
+#define LC_CONV_TYPE_LIST "f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_1, q4_0, q4_k_m or q4_k_s"
+
+/* Prepares a job for the requested output type (see LC_CONV_TYPE_LIST: a
+ * ggml id, or LLAMAC_CONVERT_Q4_K_M/_S) with the caller's threads,
+ * progress and notes. */
 int lc_conv_job_init(lc_conv_job *job, int out_type, const llamac_convert_params *p,
                      llamac_error *err);
 void lc_conv_job_free(lc_conv_job *job);
@@ -68,14 +72,32 @@ void lc_conv_note(const lc_conv_job *job, const char *fmt, ...) __attribute__((f
 int lc_conv_file_type(int type);
 /* True for the types `convert --type` and `quantize` accept. */
 bool lc_conv_type_supported(int type);
+/* "q4_K_M", "q4_K_S", else the ggml type name. */
+const char *lc_conv_type_name(int type);
+/* The type most weights of an output type get: Q4_K for the mixes, else
+ * the type itself. */
+int lc_conv_base_type(int out_type);
 
-/* The type policy: what a tensor becomes in a file whose requested type is
- * out_type. is_lm_head marks the tensor the logits are computed from
- * (output.weight, or token_embd.weight when embeddings are tied). When the
- * row length does not fit the chosen block, *fallback_from receives the type
- * that was wanted (else -1). */
-int lc_conv_pick_type(const char *name, uint32_t n_dims, const int64_t *ne, int out_type,
-                      bool is_lm_head, int *fallback_from);
+/* What the type policy knows about the model beyond the tensor at hand. */
+typedef struct lc_conv_policy {
+    int out_type;    /* the requested output type */
+    int n_layers;    /* highest blk.N index + 1 (0: no layers) */
+    bool llama_70b;  /* 80 layers with fewer KV heads than query heads:
+                        llama.cpp's 70B class, where Q4_K attn_v is Q5_K */
+} lc_conv_policy;
+
+/* llama.cpp's use_more_bits(i, n): the layers where Q4_K_M spends Q6_K on
+ * attn_v and ffn_down (the first and last eighth and every third between). */
+bool lc_conv_use_more_bits(int layer, int n_layers);
+/* N of a "blk.N." tensor name, -1 for other names. */
+int lc_conv_layer_of(const char *name);
+
+/* The type policy: what a tensor becomes. is_lm_head marks the tensor the
+ * logits are computed from (output.weight, or token_embd.weight when
+ * embeddings are tied). When the row length does not fit the chosen block,
+ * *fallback_from receives the type that was wanted (else -1). */
+int lc_conv_pick_type(const lc_conv_policy *pol, const char *name, uint32_t n_dims,
+                      const int64_t *ne, bool is_lm_head, int *fallback_from);
 
 /* Name of the last path component without a trailing ".ext" and slashes:
  * "/x/Llama-3.1-8B/" -> "Llama-3.1-8B", "a/stories260K.bin" -> "stories260K".

@@ -2,6 +2,7 @@
  * "conversion"). */
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "convert/convert.h"
@@ -13,8 +14,15 @@ llamac_convert_params llamac_convert_default_params(void) {
 }
 
 int llamac_convert_type_from_name(const char *name) {
+    if (!name) return -1;
+    if (!strcasecmp(name, "q4_k_m")) return LLAMAC_CONVERT_Q4_K_M;
+    if (!strcasecmp(name, "q4_k_s")) return LLAMAC_CONVERT_Q4_K_S;
     int type = lc_type_from_name(name);
     return type >= 0 && lc_conv_type_supported(type) ? type : -1;
+}
+
+const char *llamac_convert_type_name(int type) {
+    return lc_conv_type_supported(type) ? lc_conv_type_name(type) : "unknown";
 }
 
 int llamac_convert(const char *src, const char *dst, const llamac_convert_params *params,

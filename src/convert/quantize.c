@@ -83,8 +83,8 @@ static int quantize_file(const gguf_file *f, int fd, const char *src, const char
 int lc_quantize_gguf(const char *src, const char *dst, int type, bool allow_requantize,
                      const llamac_convert_params *p, llamac_error *err) {
     if (!lc_conv_type_supported(type))
-        return lc_fail(err, "type %s is not one quantize can write: use f32, f16, bf16, q8_0, q4_0, "
-                            "q4_1, q5_0 or q5_1", lc_type_name(type));
+        return lc_fail(err, "type %s (%d) is not one quantize can write: use " LC_CONV_TYPE_LIST,
+                       lc_conv_type_name(type), type);
     gguf_file *f = NULL;
     if (gguf_open(src, &f, err)) return -1;
     /* a second descriptor only to tell the kernel which pages are done */

@@ -308,6 +308,16 @@ static int st_parse_file(lc_safetensors *st, int fi, llamac_error *err) {
     return rc;
 }
 
+/* Tensor names, dtypes and shard names come from the files and may hold
+ * any byte (JSON allows "\n"); a control character would break the
+ * one-line message format, so failures leave with them replaced by '?'. */
+static int st_fail_one_line(llamac_error *err) {
+    if (err)
+        for (char *c = err->msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
+    return -1;
+}
+
 static lc_safetensors *st_new(llamac_error *err) {
     lc_safetensors *st = calloc(1, sizeof *st);
     if (!st) lc_fail(err, "out of memory");
@@ -326,7 +336,7 @@ int lc_safetensors_open_file(const char *path, lc_safetensors **out, llamac_erro
     if (!st) return -1;
     if (st_add_file(st, path, err)) {
         lc_safetensors_close(st);
-        return -1;
+        return st_fail_one_line(err);
     }
     *out = st;
     return 0;
@@ -506,7 +516,7 @@ int lc_safetensors_open_dir(const char *dir, lc_safetensors **out, llamac_error 
     free(single);
     if (rc) {
         lc_safetensors_close(st);
-        return -1;
+        return st_fail_one_line(err);
     }
     *out = st;
     return 0;

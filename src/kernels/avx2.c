@@ -13,8 +13,11 @@
  * MR and NR being compile-time constants at every call: a weight block is
  * decoded once per tile and used for MR rows, an activation block loaded
  * once and used for NR rows. Each output has its own accumulator and sees
- * the same operations in every tile shape, so the result of an output does
- * not depend on the shape (and so not on threads or M). */
+ * the same operations in every tile shape, so no result depends on how
+ * rows are split between threads. (Q4_0 has a decode kernel and a prefill
+ * kernel with different lane layouts; which one runs depends on M only.)
+ *
+ * Prefetch and tile shapes were chosen with bench/kernel_bench.c. */
 #include <immintrin.h>
 #include <string.h>
 
@@ -43,6 +46,28 @@ enum {
 };
 
 /* --------------------------------------------------------------- helpers */
+
+/* Decode reads each group of NR weight rows once. Rows are a few KB, too
+ * short for the hardware prefetcher to ramp up on every new group, so the
+ * kernel prefetches the next group (the bytes right after this one) spread
+ * evenly over its loop: iteration i of `iters` fetches its share of lines.
+ * (Measured: single-thread Q4_0 decode from DRAM went from ~50% to ~85% of
+ * a plain read of the same bytes.) */
+typedef struct prefetcher {
+    uintptr_t next;  /* an address, not a pointer: it may lie past the matrix (prefetches never fault) */
+    int64_t lines_per_iter;
+} prefetcher;
+
+LC_INLINE prefetcher prefetch_plan(const uint8_t *group, size_t group_bytes, int64_t iters) {
+    prefetcher p = {(uintptr_t)group + group_bytes, 0};
+    if (iters > 0) p.lines_per_iter = ((int64_t)group_bytes / 64 + iters - 1) / iters;
+    return p;
+}
+
+LC_INLINE void prefetch_step(const prefetcher *p, int64_t i) {
+    for (int64_t j = 0; j < p->lines_per_iter; j++)
+        _mm_prefetch((const char *)(p->next + (uintptr_t)((i * p->lines_per_iter + j) * 64)), _MM_HINT_T0);
+}
 
 LC_INLINE float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -95,11 +120,46 @@ LC_INLINE __m256 round_half_away(__m256 v) {
 
 /* ------------------------------------------------------------ quantizers */
 
-/* Standard Q8_0 blocks followed by their summaries (kernels.h). */
+/* The AVX2 Q8_0 activation row: the standard blocks, then, each at a
+ * 32-byte aligned offset,
+ *   float  d[nb]            every block's scale as f32;
+ *   int32  s2[nb]           twice the sum of every block's quants;
+ *   uint8  pairs[nb/2][64]  blocks 2p and 2p+1 for the Q4_0 prefill kernel:
+ *                           elements 0..15 of both, then 16..31 of both,
+ *                           each interleaved 4 bytes at a time, so that the
+ *                           int32 lanes of a product alternate between the
+ *                           two blocks.
+ * Kernels then broadcast scales and sums from memory instead of converting
+ * them once per weight row. */
+typedef struct q8_0_layout {
+    size_t d, s2, pairs, size;
+} q8_0_layout;
+
+LC_INLINE size_t align32(size_t x) { return (x + 31) & ~(size_t)31; }
+
+LC_INLINE q8_0_layout q8_0_layout_for(int64_t K) {
+    const size_t nb = (size_t)(K / QK8_0);
+    q8_0_layout l;
+    l.d = align32(nb * sizeof(block_q8_0));
+    l.s2 = align32(l.d + nb * sizeof(float));
+    l.pairs = align32(l.s2 + nb * sizeof(int32_t));
+    l.size = l.pairs + nb / 2 * 64;
+    return l;
+}
+
+/* 16 bytes of each of two blocks, interleaved 4 bytes at a time. */
+LC_INLINE __m256i interleave4(__m128i x0, __m128i x1) {
+    return _mm256_set_m128i(_mm_unpackhi_epi32(x0, x1), _mm_unpacklo_epi32(x0, x1));
+}
+
 static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
+    const q8_0_layout l = q8_0_layout_for(k);
+    const int64_t nb = k / QK8_0;
+    uint8_t *row = dst;
     block_q8_0 *y = dst;
-    lc_q8_0_summary *sum = (lc_q8_0_summary *)((uint8_t *)dst + lc_q8_0_summary_offset(k));
-    for (int64_t b = 0; b < k / QK8_0; b++, x += QK8_0) {
+    float *d_f32 = (float *)(row + l.d);
+    int32_t *s2 = (int32_t *)(row + l.s2);
+    for (int64_t b = 0; b < nb; b++, x += QK8_0) {
         __m256 v[4];
         __m256 amax = _mm256_setzero_ps();
         LC_UNROLL
@@ -115,13 +175,20 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
         for (int i = 0; i < 4; i++)
             q[i] = _mm256_cvtps_epi32(round_half_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
         _mm256_storeu_si256((__m256i *)y[b].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
-        sum[b].d = f16_to_f32(y[b].d);
-        sum[b].sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        d_f32[b] = f16_to_f32(y[b].d);
+        s2[b] = 2 * hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+    }
+    for (int64_t p = 0; p < nb / 2; p++) {
+        const int8_t *q0 = y[2 * p].qs, *q1 = y[2 * p + 1].qs;
+        __m256i lo = interleave4(_mm_loadu_si128((const __m128i *)q0), _mm_loadu_si128((const __m128i *)q1));
+        __m256i hi = interleave4(_mm_loadu_si128((const __m128i *)(q0 + 16)), _mm_loadu_si128((const __m128i *)(q1 + 16)));
+        _mm256_storeu_si256((__m256i *)(row + l.pairs + 64 * p), lo);
+        _mm256_storeu_si256((__m256i *)(row + l.pairs + 64 * p + 32), hi);
     }
 }
 
 static size_t act_row_size(int type, int64_t K) {
-    return type == LC_TYPE_Q8_0 ? lc_q8_0_row_with_summary(K) : lc_row_size(type, K);
+    return type == LC_TYPE_Q8_0 ? q8_0_layout_for(K).size : lc_row_size(type, K);
 }
 
 /* Index of the first element of x[0..255] whose magnitude equals amax: the
@@ -194,60 +261,147 @@ static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
 
 /* ------------------------------------------ Q4_0 / Q8_0 x Q8_0 (32 per block) */
 
-/* The activation rows of a tile: blocks and their summaries. */
-typedef struct act_rows {
-    const block_q8_0 *blocks[4];
-    const lc_q8_0_summary *sums[4];
-} act_rows;
+/* Where one activation row's parts are (see q8_0_layout). */
+typedef struct q8_0_act {
+    const block_q8_0 *blocks;
+    const float *d;
+    const int32_t *s2;
+    const uint8_t *pairs;
+} q8_0_act;
 
-LC_INLINE act_rows q8_0_rows(const uint8_t *A, size_t as, int64_t nb, const int MR) {
-    act_rows r;
-    LC_UNROLL
-    for (int m = 0; m < MR; m++) {
-        r.blocks[m] = (const block_q8_0 *)(A + (size_t)m * as);
-        r.sums[m] = (const lc_q8_0_summary *)(A + (size_t)m * as + lc_q8_0_summary_offset(nb * QK8_0));
-    }
-    return r;
+LC_INLINE q8_0_act q8_0_act_row(const uint8_t *row, const q8_0_layout *l) {
+    q8_0_act a = {(const block_q8_0 *)row, (const float *)(row + l->d), (const int32_t *)(row + l->s2),
+                  row + l->pairs};
+    return a;
 }
 
-/* Q4_0: the nibbles q (0..15) go to maddubs unsigned as they are, so
- * sum (q - 8) a = sum q a - 8 sum a: the int32 lanes of one block hold
- * sum q a in pairs, and subtracting sum a from each of the 8 lanes removes
- * 8 sum a exactly. Byte j of qs holds element j (low nibble) and j + 16. */
-LC_INLINE void q4_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
-                           float *y, int64_t ldy, const int MR, const int NR) {
-    const act_rows ar = q8_0_rows(A, as, nb, MR);
+LC_INLINE uint64_t load_u64(const void *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+LC_INLINE __m256i load_2x128(const void *lo, const void *hi) {
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)lo)),
+                                   _mm_loadu_si128((const __m128i *)hi), 1);
+}
+
+/* Q4_0 nibbles q (0..15) go to maddubs unsigned as they are, and
+ * sum (q - 8) a = sum q a - 8 sum a with sum a from the activation row:
+ * exact in int32. Byte j of qs holds element j (low nibble) and j + 16.
+ * Two blocks share each 256-bit vector, so that one add, madd, convert and
+ * FMA serve both; a block has 4 of the 8 int32 lanes and each lane takes
+ * 2 sum a, i.e. s2. An odd last block takes all 8 lanes (s2 / 2 each). */
+
+/* The last block of an odd count, for MR rows x NR weight rows. */
+LC_INLINE void q4_0_last_block(int64_t b, const uint8_t *W, size_t ws, const q8_0_act *ar,
+                               __m256 acc[4][4], const int MR, const int NR) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256i q[4];
+    __m256 dw[4];
+    LC_UNROLL
+    for (int n = 0; n < NR; n++) {
+        const block_q4_0 *blk = (const block_q4_0 *)(W + (size_t)n * ws) + b;
+        __m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
+        q[n] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), low4);
+        dw[n] = f16_bcast(&blk->d);
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)ar[m].blocks[b].qs);
+        const __m256 da = _mm256_broadcast_ss(&ar[m].d[b]);
+        const __m256i sa = _mm256_set1_epi32(ar[m].s2[b] / 2);
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) {
+            __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[n], a), ones);
+            __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(p, sa));
+            acc[m][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw[n], da), acc[m][n]);
+        }
+    }
+}
+
+/* Decode (one activation row): blocks b and b+1 in the low and high
+ * 128-bit halves, which is the cheapest unpacking of the weights: lanes 0-3
+ * are block b, 4-7 block b+1. */
+LC_INLINE void q4_0_decode_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, float *y,
+                                  const int NR) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    const q8_0_act ar = q8_0_act_row(A, &l);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[4][4];
+    LC_UNROLL
+    for (int n = 0; n < NR; n++) acc[0][n] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, nb / 2);
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        prefetch_step(&pf, b / 2);
+        const __m256i a_lo = load_2x128(ar.blocks[b].qs, ar.blocks[b + 1].qs);
+        const __m256i a_hi = load_2x128(ar.blocks[b].qs + 16, ar.blocks[b + 1].qs + 16);
+        const __m256 da = _mm256_set_m128(_mm_broadcast_ss(&ar.d[b + 1]), _mm_broadcast_ss(&ar.d[b]));
+        const __m256i sa = _mm256_set_m128i(_mm_set1_epi32(ar.s2[b + 1]), _mm_set1_epi32(ar.s2[b]));
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) {
+            const block_q4_0 *blk = (const block_q4_0 *)(W + (size_t)n * ws) + b;
+            __m256i raw = load_2x128(blk[0].qs, blk[1].qs);
+            __m256i lo = _mm256_and_si256(raw, low4);
+            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(_mm_set1_epi16((short)blk[0].d),
+                                                           _mm_set1_epi16((short)blk[1].d)));
+            __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_maddubs_epi16(hi, a_hi));
+            __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(p16, ones), sa));
+            acc[0][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw, da), acc[0][n]);
+        }
+    }
+    if (b < nb) q4_0_last_block(b, W, ws, &ar, acc, 1, NR);
+    LC_UNROLL
+    for (int n = 0; n < NR; n++) y[n] = hsum_ps(acc[0][n]);
+}
+
+/* Prefill: blocks b and b+1 interleaved 4 bytes at a time (lanes
+ * alternate between them), matching the activation row's `pairs`, so the
+ * activations' scales and sums are one 64-bit broadcast each and every
+ * activation byte is a plain load. */
+LC_INLINE void q4_0_prefill_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
+                                   float *y, int64_t ldy, const int MR, const int NR) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    q8_0_act ar[4];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     __m256 acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
-    for (int64_t b = 0; b < nb; b++) {
-        __m256i q[4];
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+        __m256i lo[4], hi[4];
         __m256 dw[4];
         LC_UNROLL
         for (int n = 0; n < NR; n++) {
             const block_q4_0 *blk = (const block_q4_0 *)(W + (size_t)n * ws) + b;
-#ifdef LC_PREFETCH
-            if (MR == 1) _mm_prefetch((const char *)(blk + LC_PREFETCH), _MM_HINT_T0);
-#endif
-            __m128i raw = _mm_loadu_si128((const __m128i *)blk->qs);
-            q[n] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(raw, 4), raw), _mm256_set1_epi8(0x0f));
-            dw[n] = f16_bcast(&blk->d);
+            __m256i raw = interleave4(_mm_loadu_si128((const __m128i *)blk[0].qs),
+                                      _mm_loadu_si128((const __m128i *)blk[1].qs));
+            lo[n] = _mm256_and_si256(raw, low4);
+            hi[n] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            dw[n] = _mm256_cvtph_ps(_mm_set1_epi32((int)((uint32_t)blk[0].d | ((uint32_t)blk[1].d << 16))));
         }
         LC_UNROLL
         for (int m = 0; m < MR; m++) {
-            const __m256i a = _mm256_loadu_si256((const __m256i *)ar.blocks[m][b].qs);
-            const __m256 da = _mm256_broadcast_ss(&ar.sums[m][b].d);
-            const __m256i sa = _mm256_set1_epi32(ar.sums[m][b].sum);
+            const uint8_t *pair = ar[m].pairs + 32 * b;
+            const __m256i a_lo = _mm256_loadu_si256((const __m256i *)pair);
+            const __m256i a_hi = _mm256_loadu_si256((const __m256i *)(pair + 32));
+            const __m256 da = _mm256_castsi256_ps(_mm256_set1_epi64x((long long)load_u64(&ar[m].d[b])));
+            const __m256i sa = _mm256_set1_epi64x((long long)load_u64(&ar[m].s2[b]));
             LC_UNROLL
             for (int n = 0; n < NR; n++) {
-                __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[n], a), _mm256_set1_epi16(1));
-                __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(p, sa));
+                __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo[n], a_lo), _mm256_maddubs_epi16(hi[n], a_hi));
+                __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(p16, ones), sa));
                 acc[m][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw[n], da), acc[m][n]);
             }
         }
     }
+    if (b < nb) q4_0_last_block(b, W, ws, ar, acc, MR, NR);
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
@@ -258,13 +412,18 @@ LC_INLINE void q4_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
  * of w moves onto a. |pairs| <= 2*128*127 fits int16 (a is never -128). */
 LC_INLINE void q8_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                            float *y, int64_t ldy, const int MR, const int NR) {
-    const act_rows ar = q8_0_rows(A, as, nb, MR);
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    q8_0_act ar[4];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
     __m256 acc[4][4];
     LC_UNROLL
     for (int m = 0; m < MR; m++)
         LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, nb);
     for (int64_t b = 0; b < nb; b++) {
+        if (MR == 1) prefetch_step(&pf, b);
         __m256i w[4], wabs[4];
         __m256 dw[4];
         LC_UNROLL
@@ -276,8 +435,8 @@ LC_INLINE void q8_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
         }
         LC_UNROLL
         for (int m = 0; m < MR; m++) {
-            const __m256i a = _mm256_loadu_si256((const __m256i *)ar.blocks[m][b].qs);
-            const __m256 da = _mm256_broadcast_ss(&ar.sums[m][b].d);
+            const __m256i a = _mm256_loadu_si256((const __m256i *)ar[m].blocks[b].qs);
+            const __m256 da = _mm256_broadcast_ss(&ar[m].d[b]);
             LC_UNROLL
             for (int n = 0; n < NR; n++) {
                 __m256i p16 = _mm256_maddubs_epi16(wabs[n], _mm256_sign_epi8(a, w[n]));
@@ -324,7 +483,9 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
     for (int m = 0; m < MR; m++)
         LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, nb);
     for (int64_t b = 0; b < nb; b++) {
+        if (MR == 1) prefetch_step(&pf, b);
         const block_q4_K *wb[4];
         __m256i scales[4], mins[4];
         LC_UNROLL
@@ -403,7 +564,9 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
     for (int m = 0; m < MR; m++)
         LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, nb);
     for (int64_t b = 0; b < nb; b++) {
+        if (MR == 1) prefetch_step(&pf, b);
         const block_q6_K *wb[4];
         __m128i sc8[4];
         LC_UNROLL
@@ -491,8 +654,10 @@ LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_
     for (int m = 0; m < MR; m++)
         LC_UNROLL
         for (int n = 0; n < NR; n++) acc[m][n] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, K / 8);
     int64_t k = 0;
     for (; k + 8 <= K; k += 8) {
+        if (MR == 1) prefetch_step(&pf, k / 8);
         __m256 w[4];
         LC_UNROLL
         for (int n = 0; n < NR; n++) w[n] = load8_float(W + (size_t)n * ws, k, type);
@@ -518,10 +683,15 @@ LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_
 
 enum kernel_kind { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q6_K, KIND_F32, KIND_F16, KIND_BF16 };
 
+/* decode: the one activation row of an M = 1 product (a kernel may lay
+ * out its work differently then; the choice depends on M only). */
 LC_INLINE void run_kernel(const int kind, int64_t K, const uint8_t *W, size_t ws, const uint8_t *A,
-                          size_t as, float *y, int64_t ldy, const int MR, const int NR) {
+                          size_t as, float *y, int64_t ldy, const int MR, const int NR, const int decode) {
     switch (kind) {
-    case KIND_Q4_0: q4_0_kernel(K / QK4_0, W, ws, A, as, y, ldy, MR, NR); break;
+    case KIND_Q4_0:
+        if (decode) q4_0_decode_kernel(K / QK4_0, W, ws, A, y, NR);
+        else q4_0_prefill_kernel(K / QK4_0, W, ws, A, as, y, ldy, MR, NR);
+        break;
     case KIND_Q8_0: q8_0_kernel(K / QK8_0, W, ws, A, as, y, ldy, MR, NR); break;
     case KIND_Q4_K: q4_K_kernel(K / QK_K, W, ws, A, as, y, ldy, MR, NR); break;
     case KIND_Q6_K: q6_K_kernel(K / QK_K, W, ws, A, as, y, ldy, MR, NR); break;
@@ -534,10 +704,11 @@ LC_INLINE void run_kernel(const int kind, int64_t K, const uint8_t *W, size_t ws
 /* Covers nr weight rows with MR x NR tiles, then one row at a time. */
 LC_INLINE void rows_in_groups(const int kind, int64_t K, const uint8_t *W, size_t ws, int64_t nr,
                               const uint8_t *A, size_t as, float *y, int64_t ldy, const int MR,
-                              const int NR) {
+                              const int NR, const int decode) {
     int64_t n = 0;
-    for (; n + NR <= nr; n += NR) run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, NR);
-    for (; n < nr; n++) run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 1);
+    for (; n + NR <= nr; n += NR)
+        run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, NR, decode);
+    for (; n < nr; n++) run_kernel(kind, K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 1, decode);
 }
 
 /* Decode: all nr rows against the one activation row. Prefill: the mr
@@ -545,15 +716,15 @@ LC_INLINE void rows_in_groups(const int kind, int64_t K, const uint8_t *W, size_
 LC_INLINE void tile_shapes(const int kind, int64_t K, const void *W, size_t ws, int64_t nr, const void *A,
                            size_t as, int mr, float *y, int64_t ldy, const int DEC_NR, const int PRE_MR,
                            const int PRE_NR) {
-    if (mr == 1) { rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 1, DEC_NR); return; }
+    if (mr == 1) { rows_in_groups(kind, K, W, ws, nr, A, as, y, ldy, 1, DEC_NR, 1); return; }
     for (int m0 = 0; m0 < mr; m0 += PRE_MR) {
         const int r = mr - m0 < PRE_MR ? mr - m0 : PRE_MR;
         const uint8_t *a = (const uint8_t *)A + (size_t)m0 * as;
         float *ym = y + (int64_t)m0 * ldy;
-        if (r == 1) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 1, PRE_NR);
-        else if (r == 2 || PRE_MR == 2) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 2, PRE_NR);
-        else if (r == 3 || PRE_MR == 3) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 3, PRE_NR);
-        else rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 4, PRE_NR);
+        if (r == 1) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 1, PRE_NR, 0);
+        else if (r == 2 || PRE_MR == 2) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 2, PRE_NR, 0);
+        else if (r == 3 || PRE_MR == 3) rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 3, PRE_NR, 0);
+        else rows_in_groups(kind, K, W, ws, nr, a, as, ym, ldy, 4, PRE_NR, 0);
     }
 }
 

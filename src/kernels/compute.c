@@ -3,8 +3,10 @@
  * runs the ISA's tile kernel on each chunk:
  *   decode  (M == 1): a matrix-vector product, weight rows streamed once;
  *   prefill (M > 1):  for each chunk of weight rows, tiles of LC_TILE_M
- *                     activation rows, so every decoded weight block serves
- *                     several rows (and the chunk stays in L2 across tiles).
+ *                     activation rows that the kernel covers in register
+ *                     tiles (e.g. 4 rows x 2 weight rows), so every decoded
+ *                     weight block serves several rows and the chunk stays
+ *                     in L1/L2 while all activation tiles pass over it.
  * Chunks are claimed dynamically because the machine may be shared: a
  * thread that gets preempted simply claims fewer chunks. Which kernel
  * computes an output never depends on the chunking, so results are the
@@ -28,37 +30,56 @@ struct lc_compute {
     lc_kernel_table kernels;   /* the ISA's table, NULL quantizers filled from the type table */
     void *act;                 /* quantized activation rows */
     size_t act_cap;
+    int64_t max_rows, max_k;   /* what the scratch was sized for */
 };
 
 /* --------------------------------------------------------------- create */
 
-static void select_kernels(lc_compute *c, lc_isa isa) {
+static size_t act_row_bytes(const lc_kernel_table *kt, int type, int64_t K) {
+    return kt->act_row_size ? kt->act_row_size(type, K) : lc_row_size(type, K);
+}
+
+/* Scratch for max_rows activation rows of up to max_k elements in the
+ * widest format the table writes (K rounded up to whole blocks of 256). */
+static size_t act_scratch_bytes(const lc_kernel_table *kt, int64_t max_rows, int64_t max_k) {
+    static const int act_types[] = {LC_TYPE_Q8_0, LC_TYPE_Q8_1, LC_TYPE_Q8_K, LC_TYPE_F16, LC_TYPE_BF16};
+    const int64_t K = (max_k + QK_K - 1) / QK_K * QK_K;
+    size_t widest = 0;
+    for (size_t i = 0; i < sizeof act_types / sizeof act_types[0]; i++) {
+        size_t r = act_row_bytes(kt, act_types[i], K);
+        if (r > widest) widest = r;
+    }
+    return (size_t)max_rows * widest;
+}
+
+/* Switches to the ISA's table, growing the scratch if its rows are wider. */
+static int select_kernels(lc_compute *c, lc_isa isa, llamac_error *err) {
+    const lc_kernel_table *kt = lc_kernel_table_get(isa);
+    size_t need = act_scratch_bytes(kt, c->max_rows, c->max_k);
+    if (need > c->act_cap) {
+        void *p = realloc(c->act, need);
+        if (!p) return lc_fail(err, "compute: out of memory for %zu bytes of activation scratch", need);
+        c->act = p;
+        c->act_cap = need;
+    }
     c->isa = isa;
-    c->kernels = *lc_kernel_table_get(isa);
+    c->kernels = *kt;
     for (int t = 0; t < LC_TYPE_COUNT; t++) {
         const lc_type_traits *tt = lc_type_traits_get(t);
         if (!c->kernels.quantize_row[t] && tt) c->kernels.quantize_row[t] = tt->from_float;
     }
+    return 0;
 }
 
 lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, llamac_error *err) {
-    if (max_rows < 1) max_rows = 1;
-    if (max_k < 1) max_k = 1;
     lc_compute *c = calloc(1, sizeof *c);
     if (!c) { lc_fail(err, "compute: out of memory"); return NULL; }
     c->n_threads = n_threads > 0 ? n_threads : 1;
-    /* The widest activation format is 2 bytes per element (f16/bf16; Q8_0
-     * with a summary is 1.31); f32 activations are read in place. */
-    c->act_cap = (size_t)max_rows * ((size_t)max_k * 2 + 512);
-    c->act = malloc(c->act_cap);
-    if (!c->act) {
-        lc_fail(err, "compute: out of memory for %zu bytes of activation scratch", c->act_cap);
-        free(c);
-        return NULL;
-    }
+    c->max_rows = max_rows > 0 ? max_rows : 1;
+    c->max_k = max_k > 0 ? max_k : 1;
+    if (select_kernels(c, lc_isa_default(), err) != 0) { free(c); return NULL; }
     c->pool = lc_threadpool_create(c->n_threads, err);
     if (!c->pool) { free(c->act); free(c); return NULL; }
-    select_kernels(c, lc_isa_default());
     return c;
 }
 
@@ -81,8 +102,7 @@ int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err) {
     char why[64];
     if (!lc_isa_available((lc_isa)isa, why, sizeof why))
         return lc_fail(err, "instruction set '%s' unavailable: %s", isa_name, why);
-    select_kernels(c, (lc_isa)isa);
-    return 0;
+    return select_kernels(c, (lc_isa)isa, err);
 }
 
 bool lc_matmul_supports(int wtype) {
@@ -169,7 +189,7 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
     if (!lc_matmul_supports(wtype)) { fill_nan(y, M * N); return; }
     const lc_type_traits *wt = lc_type_traits_get(wtype);
     const int at = wt->vec_dot_type;
-    const size_t arow = c->kernels.act_row_size ? c->kernels.act_row_size(at, K) : lc_row_size(at, K);
+    const size_t arow = act_row_bytes(&c->kernels, at, K);
     /* f32 activations are used in place; others go through the scratch,
      * as many rows per pass as it holds. */
     int64_t rows_per_pass = at == LC_TYPE_F32 ? M : (int64_t)(c->act_cap / arow);

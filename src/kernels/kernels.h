@@ -34,8 +34,8 @@ typedef void (*lc_tile_fn)(int64_t K, const void *W, size_t wstride, int64_t nr,
                            const void *A, size_t astride, int mr, float *y, int64_t ldy);
 
 /* Bytes of one activation row of K elements as this table's quantizer
- * writes it: the standard blocks, possibly followed by extra per-block data
- * its kernels want (see lc_q8_0_summary). */
+ * writes it: the standard blocks first (what the type table's vec_dot
+ * reads), then whatever else the ISA's own kernels want to find there. */
 typedef size_t (*lc_act_row_size_fn)(int type, int64_t K);
 
 typedef struct lc_kernel_table {
@@ -44,24 +44,6 @@ typedef struct lc_kernel_table {
     lc_tile_fn tile[LC_TYPE_COUNT];                 /* indexed by weight type */
     lc_act_row_size_fn act_row_size;                /* NULL: lc_row_size */
 } lc_kernel_table;
-
-/* What a SIMD Q8_0 quantizer may append to a row: for each block its scale
- * as f32 and the sum of its 32 quants, so that a kernel broadcasts them
- * from memory instead of converting the f16 scale (and summing) once per
- * weight row. Placed after the row's blocks at the next multiple of 8
- * bytes; lc_q8_0_summary_offset gives where. Readers that know only the
- * standard layout (the type table's vec_dot) never look past the blocks. */
-typedef struct lc_q8_0_summary {
-    float d;
-    int32_t sum;
-} lc_q8_0_summary;
-
-static inline size_t lc_q8_0_summary_offset(int64_t K) {
-    return ((size_t)(K / QK8_0) * sizeof(block_q8_0) + 7) / 8 * 8;
-}
-static inline size_t lc_q8_0_row_with_summary(int64_t K) {
-    return lc_q8_0_summary_offset(K) + (size_t)(K / QK8_0) * sizeof(lc_q8_0_summary);
-}
 
 /* scalar.c: the reference tile, one type-table vec_dot per output. */
 void lc_tile_reference(int wtype, int64_t K, const void *W, size_t wstride, int64_t nr,
