@@ -2,7 +2,7 @@
 # Benchmarks llamac on real-shape models with random weights and writes
 # bench/results/DATE.md with the machine's description.
 #
-#   bash bench/run.sh                 # Llama-3.2-1B shape: q4_0, q8_0, f16
+#   bash bench/run.sh                 # Llama-3.2-1B shape: q4_0, q4_k_m, q8_0, f16
 #   BENCH_8B=1 bash bench/run.sh      # also the Llama-3.1-8B shape in q4_0
 #   REPS=3 THREADS=2 bash bench/run.sh
 #
@@ -51,7 +51,9 @@ weights_read_per_token() {
 
 make_hf llama3.2-1b "$MODELS/hf-llama3.2-1b"
 models=()
-for t in q4_0 q8_0 f16; do
+types="q4_0 q8_0 f16"
+"$BIN" convert --help | grep -q q4_k_m && types="q4_0 q4_k_m q8_0 f16"
+for t in $types; do
     convert "$MODELS/hf-llama3.2-1b" "$t" "$MODELS/llama3.2-1b-$t.gguf"
     models+=("$MODELS/llama3.2-1b-$t.gguf")
 done

@@ -2,7 +2,9 @@
  * very tensors of the reference GGUF (which proves the q/k permutation is
  * undone), tiny-llama3 converts to every type with each quantized row equal
  * to the reference quantizer's output, requantize equals direct conversion,
- * sharded == single file, and each kind of bad input fails cleanly with no
+ * sharded == single file, the K-quant types (q4_k_m, q4_k_s, q6_k) pick
+ * llama.cpp's per-tensor types, fall back on short rows and load and run,
+ * and each kind of bad input fails cleanly with no
  * output and no temporary file left behind. */
 #include <dirent.h>
 #include <errno.h>

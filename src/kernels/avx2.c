@@ -39,9 +39,18 @@
 #ifndef LC_PRE_NR_LEGACY
 #define LC_PRE_NR_LEGACY 2
 #endif
+#ifndef LC_DEC_NR_K
+#define LC_DEC_NR_K 1
+#endif
+#ifndef LC_PRE_MR_K
+#define LC_PRE_MR_K 4
+#endif
+#ifndef LC_PRE_NR_K
+#define LC_PRE_NR_K 1
+#endif
 enum {
     DEC_NR_LEGACY = 4, PRE_MR_LEGACY = LC_PRE_MR_LEGACY, PRE_NR_LEGACY = LC_PRE_NR_LEGACY,
-    DEC_NR_K = 2, PRE_MR_K = 4, PRE_NR_K = 1,
+    DEC_NR_K = LC_DEC_NR_K, PRE_MR_K = LC_PRE_MR_K, PRE_NR_K = LC_PRE_NR_K,
     DEC_NR_F = 4, PRE_MR_F = 4, PRE_NR_F = 2,
 };
 
