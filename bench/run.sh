@@ -45,7 +45,7 @@ weights_read_per_token() {
         in_t && NF >= 5 && $1 != "name" { bytes[$1] = $(NF-1); total += $(NF-1) }
         END {
             if ("output.weight" in bytes && "token_embd.weight" in bytes) total -= bytes["token_embd.weight"]
-            printf "%d\n", total
+            printf "%.0f\n", total
         }'
 }
 
