@@ -8,27 +8,8 @@
 #include <string.h>
 
 #include "runtime/err.h"
+#include "runtime/file.h"
 
-static char *read_text(const char *path, llamac_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        lc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long n = ftell(fp);
-        /* a config is a few KB; anything huge is not one */
-        if (n >= 0 && n < (16L << 20) && fseek(fp, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, fp) == (size_t)n) buf[n] = 0;
-            else { free(buf); buf = NULL; }
-        }
-    }
-    fclose(fp);
-    if (!buf) lc_fail(err, "%s: cannot read", path);
-    return buf;
-}
 
 /* Reads an integer field in [min, INT32_MAX]. Returns 1 if present, 0 if
  * absent or null, -1 if present but not such an integer. */
@@ -176,7 +157,7 @@ static int parse_config(const char *path, const cJSON *root, lc_hf_config *c, ll
 
 int lc_hf_config_load(const char *path, lc_hf_config *cfg, llamac_error *err) {
     memset(cfg, 0, sizeof *cfg);
-    char *text = read_text(path, err);
+    char *text = lc_read_file(path, (size_t)16 << 20, NULL, NULL, err); /* a config is a few KB */
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);

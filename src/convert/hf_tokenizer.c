@@ -19,6 +19,7 @@
 
 #include "convert/spm_model.h"
 #include "runtime/err.h"
+#include "runtime/file.h"
 
 #define HF_MAX_JSON ((long)1 << 30)
 
@@ -53,29 +54,9 @@ static int read_text_file(const char *dir, const char *name, char **out, size_t 
                           llamac_error *err) {
     char path[4096];
     path_join(path, sizeof path, dir, name);
-    *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        if (errno == ENOENT) return 0;
-        return lc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    }
-    long n = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) n = ftell(fp);
-    if (n < 0 || n > HF_MAX_JSON || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        return lc_fail(err, "%s: cannot determine the size or larger than 1 GiB", path);
-    }
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    if (!buf) return lc_fail(err, "%s: cannot read %ld bytes", path, n);
-    buf[n] = 0;
-    *out = buf;
-    *size = (size_t)n;
-    return 0;
+    bool missing;
+    *out = lc_read_file(path, HF_MAX_JSON, size, &missing, err);
+    return *out || missing ? 0 : -1;
 }
 
 static int load_json(const char *dir, const char *name, cJSON **out, llamac_error *err) {

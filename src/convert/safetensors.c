@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "runtime/err.h"
+#include "runtime/file.h"
 
 /* Readers of the format cap the header; a larger one is a corrupt file,
  * not a model. */
@@ -362,25 +363,6 @@ static bool file_exists(const char *path) {
     return stat(path, &sb) == 0;
 }
 
-static char *read_small_file(const char *path, size_t max, llamac_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        lc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    char *buf = NULL;
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long n = ftell(fp);
-        if (n >= 0 && (size_t)n <= max && fseek(fp, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, fp) == (size_t)n) buf[n] = 0;
-            else { free(buf); buf = NULL; }
-        }
-    }
-    fclose(fp);
-    if (!buf) lc_fail(err, "%s: cannot read (missing, unreadable or over %zu bytes)", path, max);
-    return buf;
-}
 
 /* Finds or adds the shard `name`; returns its file index. */
 static int st_shard_index(lc_safetensors *st, const char *dir, const char *name,
@@ -434,7 +416,7 @@ static int st_check_unique_all(const lc_safetensors *st, llamac_error *err) {
 
 static int st_open_index(lc_safetensors *st, const char *dir, const char *index_path,
                          llamac_error *err) {
-    char *text = read_small_file(index_path, 64u << 20, err);
+    char *text = lc_read_file(index_path, 64u << 20, NULL, NULL, err);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "runtime/err.h"
+#include "runtime/file.h"
 
 #define SPM_MAX_FILE ((long)1 << 30)
 
@@ -271,36 +272,12 @@ static int to_data(const spm_model *m, const char *path, lc_tokenizer_data *d, l
     return 0;
 }
 
-static uint8_t *read_file(const char *path, size_t *size, llamac_error *err) {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        lc_fail(err, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    uint8_t *buf = NULL;
-    long n = -1;
-    if (fseek(fp, 0, SEEK_END) == 0) n = ftell(fp);
-    if (n < 0 || n > SPM_MAX_FILE || fseek(fp, 0, SEEK_SET) != 0) {
-        fclose(fp);
-        lc_fail(err, "%s: cannot determine the size or larger than 1 GiB", path);
-        return NULL;
-    }
-    buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    if (!buf) lc_fail(err, "%s: cannot read %ld bytes", path, n);
-    *size = (size_t)n;
-    return buf;
-}
 
 int lc_tokenizer_data_from_spm_model(const char *path, lc_tokenizer_data *out,
                                      llamac_error *err) {
     lc_tokenizer_data_init(out);
     size_t size;
-    uint8_t *buf = read_file(path, &size, err);
+    uint8_t *buf = (uint8_t *)lc_read_file(path, SPM_MAX_FILE, &size, NULL, err);
     if (!buf) return -1;
     spm_model m = {NULL, 0, 0, 1, 0, 1, 2, -1, false, true};
     pb_reader r = {buf, size, 0, path};

@@ -53,8 +53,7 @@ static double le_f64(const uint8_t *p) {
     return d;
 }
 
-/* Payload size of a fixed-size value type; 0 for STRING and ARRAY. */
-static size_t scalar_size(uint32_t type) {
+size_t gguf_vtype_size(uint32_t type) {
     switch (type) {
     case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
     case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
@@ -191,7 +190,7 @@ static int skip_values(cursor *c, uint32_t type, uint64_t n, const char *field) 
     if (type != GGUF_VT_STRING) {
         const uint8_t *p = NULL;
         /* n was checked against the bytes left, so this cannot overflow */
-        return cur_take(c, n * scalar_size(type), "value", field, &p);
+        return cur_take(c, n * gguf_vtype_size(type), "value", field, &p);
     }
     for (uint64_t i = 0; i < n; i++) {
         gguf_str s;
@@ -211,7 +210,7 @@ static int parse_array_header(cursor *c, gguf_kv *kv, const char *field) {
                        c->path, kv->elem_type, field, at);
     at = c->pos;
     if (cur_u64(c, "array length", field, &kv->n)) return -1;
-    size_t min_elem = kv->elem_type == GGUF_VT_STRING ? 8 : scalar_size(kv->elem_type);
+    size_t min_elem = kv->elem_type == GGUF_VT_STRING ? 8 : gguf_vtype_size(kv->elem_type);
     if (kv->n > cur_left(c) / min_elem)
         return lc_fail(c->err,
                        "%s: array of %" PRIu64 " %s values cannot fit in the %zu bytes left "
@@ -691,7 +690,7 @@ int gguf_get_arr(const gguf_file *f, const char *key, int elem_type, const gguf_
 
 /* Element i of a fixed-size array as a double; 0 for strings or out of range. */
 static double arr_number(const gguf_kv *kv, uint64_t i) {
-    size_t sz = scalar_size(kv->elem_type);
+    size_t sz = gguf_vtype_size(kv->elem_type);
     if (kv->type != GGUF_VT_ARRAY || sz == 0 || i >= kv->n) return 0;
     const uint8_t *p = kv->data + i * sz;
     if (kv->elem_type == GGUF_VT_FLOAT32) return le_f32(p);
@@ -702,7 +701,7 @@ static double arr_number(const gguf_kv *kv, uint64_t i) {
 }
 
 static int_value arr_int(const gguf_kv *kv, uint64_t i) {
-    size_t sz = scalar_size(kv->elem_type);
+    size_t sz = gguf_vtype_size(kv->elem_type);
     if (kv->type != GGUF_VT_ARRAY || !is_integer_type(kv->elem_type) || i >= kv->n)
         return (int_value){false, 0};
     return read_int(kv->elem_type, kv->data + i * sz);
@@ -802,7 +801,7 @@ static size_t out_value(outbuf *o, uint32_t type, const uint8_t *p) {
         snprintf(tmp, sizeof tmp, "%s%" PRIu64, v.negative ? "-" : "", v.magnitude);
         out_text(o, tmp);
     }
-    return scalar_size(type);
+    return gguf_vtype_size(type);
 }
 
 size_t gguf_kv_format(const gguf_kv *kv, char *buf, size_t size, size_t max_items) {

@@ -82,6 +82,8 @@ void gguf_close(gguf_file *f);
 const gguf_kv *gguf_find(const gguf_file *f, const char *key);
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name);
 const char *gguf_vtype_name(uint32_t type);
+/* Payload bytes of a fixed-size value type; 0 for STRING and ARRAY. */
+size_t gguf_vtype_size(uint32_t type);
 
 /* Typed getters. Return 1 when the key is present and read, 0 when absent
  * (out untouched), -1 with a message naming the key and both types when it

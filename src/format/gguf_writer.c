@@ -244,20 +244,10 @@ int gguf_writer_add_arr_i32(gguf_writer *w, const char *key, const int32_t *item
     return add_arr_4byte(w, key, GGUF_VT_INT32, items, n);
 }
 
-static size_t fixed_size(uint32_t type) {
-    switch (type) {
-    case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
-    case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
-    case GGUF_VT_UINT32: case GGUF_VT_INT32: case GGUF_VT_FLOAT32: return 4;
-    case GGUF_VT_UINT64: case GGUF_VT_INT64: case GGUF_VT_FLOAT64: return 8;
-    default: return 0;
-    }
-}
-
 /* Bytes of n values starting at p (strings are walked; the reader has
  * already checked that they lie inside the file). */
 static size_t values_size(uint32_t type, const uint8_t *p, uint64_t n) {
-    if (type != GGUF_VT_STRING) return (size_t)n * fixed_size(type);
+    if (type != GGUF_VT_STRING) return (size_t)n * gguf_vtype_size(type);
     size_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t len = get_le64(p + total);
