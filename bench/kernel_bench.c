@@ -17,7 +17,10 @@
  *   gcc -std=c17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/kernel_bench.c \
  *       build/libllamac_core.a -lpcre2-8 -lpthread -lm -o kernel_bench
  * Run:
- *   ./kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T type[,type]] [-p|-d]
+ *   ./kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T type[,type]] [-s KxN] [-p|-d]
+ * -s replaces the built-in shapes with one K x N matrix (e.g. -s 2048x128256,
+ * the Llama 3.2 1B output matrix, which is Q6_K in Q4_0 files; prefill then
+ * needs M*N floats of output, so use -d for very large N).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -29,7 +32,7 @@
 
 typedef struct shape { int64_t K, N; } shape;
 
-static const shape shapes[] = {
+static const shape default_shapes[] = {
     {2048, 8192},   /* Llama 3.2 1B ffn_gate/ffn_up: n_embd x n_ff */
     {4096, 14336},  /* Llama 3.1 8B ffn_gate/ffn_up */
 };
@@ -108,20 +111,37 @@ int main(int argc, char **argv) {
     int n_threads = 1, runs = 5, only_prefill = 0, only_decode = 0;
     size_t cold_mib = 1024;
     const char *isa = NULL, *types_arg = "q4_0,q8_0";
+    const shape *shapes = default_shapes;
+    size_t n_shapes = sizeof default_shapes / sizeof default_shapes[0];
+    shape custom = {0, 0};
     for (int i = 1; i < argc; i++) {
         if (i + 1 < argc && !strcmp(argv[i], "-t")) n_threads = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "-i")) isa = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "-r")) runs = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "-c")) cold_mib = (size_t)atol(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "-T")) types_arg = argv[++i];
-        else if (!strcmp(argv[i], "-p")) only_prefill = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "-s")) {
+            long long k = 0, n = 0;
+            if (sscanf(argv[++i], "%lldx%lld", &k, &n) != 2 || k <= 0 || n <= 0) {
+                fprintf(stderr, "kernel_bench: -s wants KxN, got %s\n", argv[i]);
+                return 2;
+            }
+            custom = (shape){k, n};
+            shapes = &custom;
+            n_shapes = 1;
+        } else if (!strcmp(argv[i], "-p")) only_prefill = 1;
         else if (!strcmp(argv[i], "-d")) only_decode = 1;
         else {
-            fprintf(stderr, "usage: kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T q4_0,q8_0] [-p|-d]\n");
+            fprintf(stderr, "usage: kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T q4_0,q8_0] [-s KxN] [-p|-d]\n");
             return 2;
         }
     }
-    const int64_t M = 512, max_k = 14336;
+    int64_t max_k = 14336, max_n = 14336;
+    for (size_t si = 0; si < n_shapes; si++) {
+        if (shapes[si].K > max_k) max_k = shapes[si].K;
+        if (shapes[si].N > max_n) max_n = shapes[si].N;
+    }
+    const int64_t M = only_decode ? 1 : 512;
     llamac_error err = {{0}};
     lc_compute *c = lc_compute_create(n_threads, M, max_k, &err);
     if (!c || (isa && lc_compute_set_isa(c, isa, &err) != 0)) {
@@ -130,7 +150,7 @@ int main(int argc, char **argv) {
     }
     printf("kernel_bench: %d thread(s), %s kernels, best of %d\n", n_threads, lc_compute_isa(c), runs);
     float *x = malloc(sizeof(float) * (size_t)(M * max_k));
-    float *y = malloc(sizeof(float) * (size_t)(M * 14336));
+    float *y = malloc(sizeof(float) * (size_t)(M * max_n));
     for (int64_t i = 0; i < M * max_k; i++) x[i] = rand_unit();
 
     char types_buf[128];
@@ -138,7 +158,7 @@ int main(int argc, char **argv) {
     for (char *name = strtok(types_buf, ","); name; name = strtok(NULL, ",")) {
         const int type = lc_type_from_name(name);
         if (type < 0 || !lc_matmul_supports(type)) { fprintf(stderr, "kernel_bench: bad type %s\n", name); return 1; }
-        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+        for (size_t si = 0; si < n_shapes; si++) {
             const shape s = shapes[si];
             const size_t bytes = lc_row_size(type, s.K) * (size_t)s.N;
             size_t copies = cold_mib * 1024 * 1024 / bytes;

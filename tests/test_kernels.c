@@ -34,13 +34,13 @@ static const int weight_types[] = {
 static const int64_t Ns[] = {1, 3, 7, 33};
 static const int64_t Ms[] = {1, 2, 5, 17};
 
-/* K values: 1, 3, 9 and 129 blocks of 32 (4096+32); 1, 3, 9 and 17
+/* K values: 1, 3, 11 (8 + 2 + 1: every Q4_0 decode path) and 129 blocks of 32; 1, 3, 9 and 17
  * super-blocks (4096+256); for f32/f16/bf16 sizes that are not multiples of
  * the 8-wide SIMD step. */
 static int64_t k_for(int type, int i) {
     const int64_t bs = lc_type_traits_get(type)->block_size;
     if (bs == 1) { static const int64_t k[] = {29, 95, 289, 4133}; return k[i]; }
-    static const int64_t blocks32[] = {1, 3, 9, 129}, blocks256[] = {1, 3, 9, 17};
+    static const int64_t blocks32[] = {1, 3, 11, 129}, blocks256[] = {1, 3, 9, 17};
     return bs * (bs == QK_K ? blocks256[i] : blocks32[i]);
 }
 

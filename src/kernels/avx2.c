@@ -329,21 +329,96 @@ LC_INLINE void q4_0_last_block(int64_t b, const uint8_t *W, size_t ws, const q8_
     }
 }
 
-/* Decode (one activation row): blocks b and b+1 in the low and high
- * 128-bit halves, which is the cheapest unpacking of the weights: lanes 0-3
- * are block b, 4-7 block b+1. */
+/* Decode (one activation row) works on groups of 8 blocks, as 4 pairs:
+ * in pair k, block 2k sits in the low and block 2k+1 in the high 128-bit
+ * half, which is the cheapest unpacking of the weights. The 4 pairs' int16
+ * products are summed to one int32 lane per block (q4_0_group_sums), in
+ * the order 0 2 4 6 | 1 3 5 7; then one subtract, one convert and one FMA
+ * serve all 8 blocks. The 8 weight scales are gathered in that order with
+ * scalar loads (integer ports, idle otherwise) into one 128-bit vector and
+ * widened by a single cvtph. Activation-side vectors (scales, sums, the
+ * quants themselves) are loaded once per group and shared by the NR rows. */
+static const int32_t q4_0_group_order[8] = {0, 2, 4, 6, 1, 3, 5, 7};
+
+/* int16 lanes of sum (q a) for a pair of blocks, 8 lanes per block. Each
+ * maddubs lane is at most 2 * 15 * 127 = 3810 in magnitude, so their sum
+ * here is at most 7620. */
+LC_INLINE __m256i q4_0_pair_dot16(const block_q4_0 *blk, __m256i a_lo, __m256i a_hi) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    __m256i raw = load_2x128(blk[0].qs, blk[1].qs);
+    __m256i lo = _mm256_and_si256(raw, low4);
+    __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+    return _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_maddubs_epi16(hi, a_hi));
+}
+
+/* Per-block totals of four pairs' int16 lanes: lane i of half h of the
+ * result is the sum of half h of pair i. The first two steps add in int16
+ * (4 lanes of at most 7620: <= 30480, exact), keeping a block's partial
+ * sums adjacent so that one madd finishes all 8 blocks in int32. */
+LC_INLINE __m256i q4_0_group_sums(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+    __m256i t01 = _mm256_add_epi16(_mm256_unpacklo_epi32(p0, p1), _mm256_unpackhi_epi32(p0, p1));
+    __m256i t23 = _mm256_add_epi16(_mm256_unpacklo_epi32(p2, p3), _mm256_unpackhi_epi32(p2, p3));
+    __m256i u = _mm256_add_epi16(_mm256_unpacklo_epi64(t01, t23), _mm256_unpackhi_epi64(t01, t23));
+    return _mm256_madd_epi16(u, _mm256_set1_epi16(1));
+}
+
+/* Four f16 scales, of blk[0], blk[2], blk[4], blk[6], packed into 64 bits
+ * in general-purpose registers. The empty asm keeps the value there: left
+ * alone, the compiler vectorizes these shifts into a longer chain of
+ * shuffles on the vector ports that the dot products need. */
+LC_INLINE uint64_t q4_0_scales_stride2(const block_q4_0 *blk) {
+    uint64_t v = blk[0].d;
+    __asm__("" : "+r"(v));
+    v |= (uint64_t)blk[2].d << 16;
+    __asm__("" : "+r"(v));
+    v |= (uint64_t)blk[4].d << 32;
+    __asm__("" : "+r"(v));
+    return v | (uint64_t)blk[6].d << 48;
+}
+
+/* The f16 scales of blocks 0..7 at blk, in the group order, as 8 floats. */
+LC_INLINE __m256 q4_0_group_scales(const block_q4_0 *blk) {
+    const uint64_t even = q4_0_scales_stride2(blk), odd = q4_0_scales_stride2(blk + 1);
+    return _mm256_cvtph_ps(_mm_set_epi64x((long long)odd, (long long)even));
+}
+
 LC_INLINE void q4_0_decode_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, float *y,
                                   const int NR) {
     const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
     const q8_0_act ar = q8_0_act_row(A, &l);
-    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
-    __m256 acc[4][4];
+    const __m256i order = _mm256_loadu_si256((const __m256i *)q4_0_group_order);
+    __m256 acc[4];
     LC_UNROLL
-    for (int n = 0; n < NR; n++) acc[0][n] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, nb / 2);
+    for (int n = 0; n < NR; n++) acc[n] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, nb / 8);
     int64_t b = 0;
+    for (; b + 8 <= nb; b += 8) {
+        prefetch_step(&pf, b / 8);
+        __m256i a_lo[4], a_hi[4];
+        LC_UNROLL
+        for (int k = 0; k < 4; k++) {
+            a_lo[k] = load_2x128(ar.blocks[b + 2 * k].qs, ar.blocks[b + 2 * k + 1].qs);
+            a_hi[k] = load_2x128(ar.blocks[b + 2 * k].qs + 16, ar.blocks[b + 2 * k + 1].qs + 16);
+        }
+        /* sum (q - 8) a = sum q a - 4 s2 per block */
+        const __m256 da = _mm256_permutevar8x32_ps(_mm256_loadu_ps(&ar.d[b]), order);
+        const __m256i sa = _mm256_slli_epi32(
+            _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)&ar.s2[b]), order), 2);
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) {
+            const block_q4_0 *blk = (const block_q4_0 *)(W + (size_t)n * ws) + b;
+            __m256i sums = q4_0_group_sums(
+                q4_0_pair_dot16(blk, a_lo[0], a_hi[0]), q4_0_pair_dot16(blk + 2, a_lo[1], a_hi[1]),
+                q4_0_pair_dot16(blk + 4, a_lo[2], a_hi[2]), q4_0_pair_dot16(blk + 6, a_lo[3], a_hi[3]));
+            __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(sums, sa));
+            acc[n] = _mm256_fmadd_ps(s, _mm256_mul_ps(q4_0_group_scales(blk), da), acc[n]);
+        }
+    }
+    /* the last 0..7 blocks: pairs as in the group, then an odd one */
+    __m256 acc4[4][4];
+    LC_UNROLL
+    for (int n = 0; n < NR; n++) acc4[0][n] = acc[n];
     for (; b + 2 <= nb; b += 2) {
-        prefetch_step(&pf, b / 2);
         const __m256i a_lo = load_2x128(ar.blocks[b].qs, ar.blocks[b + 1].qs);
         const __m256i a_hi = load_2x128(ar.blocks[b].qs + 16, ar.blocks[b + 1].qs + 16);
         const __m256 da = _mm256_set_m128(_mm_broadcast_ss(&ar.d[b + 1]), _mm_broadcast_ss(&ar.d[b]));
@@ -351,19 +426,16 @@ LC_INLINE void q4_0_decode_kernel(int64_t nb, const uint8_t *W, size_t ws, const
         LC_UNROLL
         for (int n = 0; n < NR; n++) {
             const block_q4_0 *blk = (const block_q4_0 *)(W + (size_t)n * ws) + b;
-            __m256i raw = load_2x128(blk[0].qs, blk[1].qs);
-            __m256i lo = _mm256_and_si256(raw, low4);
-            __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
             __m256 dw = _mm256_cvtph_ps(_mm_unpacklo_epi64(_mm_set1_epi16((short)blk[0].d),
                                                            _mm_set1_epi16((short)blk[1].d)));
-            __m256i p16 = _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_maddubs_epi16(hi, a_hi));
-            __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_madd_epi16(p16, ones), sa));
-            acc[0][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw, da), acc[0][n]);
+            __m256i p = _mm256_madd_epi16(q4_0_pair_dot16(blk, a_lo, a_hi), _mm256_set1_epi16(1));
+            __m256 s = _mm256_cvtepi32_ps(_mm256_sub_epi32(p, sa));
+            acc4[0][n] = _mm256_fmadd_ps(s, _mm256_mul_ps(dw, da), acc4[0][n]);
         }
     }
-    if (b < nb) q4_0_last_block(b, W, ws, &ar, acc, 1, NR);
+    if (b < nb) q4_0_last_block(b, W, ws, &ar, acc4, 1, NR);
     LC_UNROLL
-    for (int n = 0; n < NR; n++) y[n] = hsum_ps(acc[0][n]);
+    for (int n = 0; n < NR; n++) y[n] = hsum_ps(acc4[0][n]);
 }
 
 /* Prefill: blocks b and b+1 interleaved 4 bytes at a time (lanes
@@ -559,10 +631,20 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
 
 /* ------------------------------------------------------ Q6_K x Q8_K */
 
-/* Scales of groups g and g+1 (8 lanes each) as int16, from 16 int8 scales. */
-LC_INLINE __m256i q6_K_pair_scales(__m128i sc8, int g) {
-    __m128i idx = _mm_set_epi64x(0x0101010101010101LL * (g + 1), 0x0101010101010101LL * g);
-    return _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc8, idx));
+/* A block's 16 int8 scales widened once to int16 and split by half: half
+ * h (elements 128h..128h+127) uses scales 8h..8h+7, and each 32-element
+ * chunk j of it takes scale 8h+2j in the low 128-bit lane and 8h+2j+1 in
+ * the high one, which one in-lane shuffle of [scales 8h..8h+7 | same]
+ * gives (q6_K_chunk_scales). */
+LC_INLINE void q6_K_half_scales(__m256i sc16, __m256i half[2]) {
+    half[0] = _mm256_permute2x128_si256(sc16, sc16, 0x00);
+    half[1] = _mm256_permute2x128_si256(sc16, sc16, 0x11);
+}
+
+LC_INLINE __m256i q6_K_chunk_scales(__m256i half, int j) {
+    const __m256i idx = _mm256_set_m128i(_mm_set1_epi16((short)((4 * j + 2) | ((4 * j + 3) << 8))),
+                                         _mm_set1_epi16((short)((4 * j) | ((4 * j + 1) << 8))));
+    return _mm256_shuffle_epi8(half, idx);
 }
 
 LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
@@ -577,11 +659,12 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
     for (int64_t b = 0; b < nb; b++) {
         if (MR == 1) prefetch_step(&pf, b);
         const block_q6_K *wb[4];
-        __m128i sc8[4];
+        __m256i sc16[4], half_sc[4][2];
         LC_UNROLL
         for (int n = 0; n < NR; n++) {
             wb[n] = (const block_q6_K *)(W + (size_t)n * ws) + b;
-            sc8[n] = _mm_loadu_si128((const __m128i *)wb[n]->scales);
+            sc16[n] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wb[n]->scales));
+            q6_K_half_scales(sc16[n], half_sc[n]);
         }
         __m256i isum[4][4];
         LC_UNROLL
@@ -606,7 +689,7 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
                                : j == 2 ? H
                                         : _mm256_srli_epi16(H, 2);
                     q[n] = _mm256_or_si256(lo, _mm256_and_si256(hi, bits45));
-                    s[n] = q6_K_pair_scales(sc8[n], 8 * h + 2 * j);
+                    s[n] = q6_K_chunk_scales(half_sc[n][h], j);
                 }
                 LC_UNROLL
                 for (int m = 0; m < MR; m++) {
@@ -626,7 +709,7 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
             __m256i bsums = _mm256_loadu_si256((const __m256i *)ab->bsums);
             LC_UNROLL
             for (int n = 0; n < NR; n++) {
-                __m256i corr = _mm256_madd_epi16(bsums, _mm256_cvtepi8_epi16(sc8[n]));
+                __m256i corr = _mm256_madd_epi16(bsums, sc16[n]);
                 __m256i total = _mm256_sub_epi32(isum[m][n], _mm256_slli_epi32(corr, 5));
                 acc[m][n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
                                             _mm256_set1_ps(f16_to_f32(wb[n]->d) * ab->d), acc[m][n]);
