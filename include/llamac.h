@@ -77,6 +77,10 @@ typedef void (*llamac_progress_fn)(double fraction, void *user);
 
 typedef struct llamac_model_params {
     bool vocab_only;             /* load the tokenizer only (no tensors needed) */
+    bool use_mmap;               /* map the file (page cache, 4 KiB pages) instead of
+                                    reading it into huge-page memory (the default,
+                                    faster decode); mapping saves RAM when the file
+                                    is also in the page cache */
     llamac_progress_fn progress; /* called while weights are checked/loaded */
     void *progress_user;
 } llamac_model_params;

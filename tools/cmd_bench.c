@@ -24,6 +24,7 @@ static const char usage_text[] =
     "  -t, --threads N   threads (default: physical cores)\n"
     "      --batch N     prefill batch size (default 512)\n"
     "      --kv-type T   KV cache type f16 (default), f32 or q8_0\n"
+    "      --mmap        map the file instead of loading it into huge-page memory\n"
     "      --json        print a JSON array (llama-bench's field names) instead of a table\n"
     "  -h, --help        show this help\n";
 
@@ -32,6 +33,7 @@ typedef struct bench_options {
     int64_t n_prompt, n_gen, reps;
     llamac_context_params cp;
     bool json;
+    bool mmap;
 } bench_options;
 
 typedef struct bench_result {
@@ -61,6 +63,7 @@ static int parse(int argc, char **argv, bench_options *o) {
             if (!cli_parse_kv_type("bench", v, &o->cp.kv_type)) return CLI_USAGE;
         }
         else if (!strcmp(a, "--json")) o->json = true;
+        else if (!strcmp(a, "--mmap")) o->mmap = true;
         else return cli_error("bench", CLI_USAGE, "unknown option '%s' (see llamac bench --help)", a);
 #undef INT
     }
@@ -161,6 +164,7 @@ int cmd_bench(int argc, char **argv) {
     llamac_model_params mp = llamac_model_default_params();
     mp.progress = cli_progress_update;
     mp.progress_user = &bar;
+    mp.use_mmap = o.mmap;
     llamac_model *m = llamac_model_load(o.model, &mp, &err);
     cli_progress_done(&bar);
     if (!m) return cli_error("bench", CLI_FAIL, "%s", err.msg);

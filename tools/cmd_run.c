@@ -28,6 +28,9 @@ static const char usage_text[] =
     "                          may be repeated\n"
     "      --ignore-eos        keep generating past end-of-generation tokens\n"
     "      --no-display-prompt do not echo the prompt before the generated text\n"
+    "      --mmap              map the model file instead of reading it into huge-page\n"
+    "                          memory (less RAM when the file is in the page cache,\n"
+    "                          slower decode)\n"
     "      --print-ids         after generating, print all token ids to stderr\n"
     "  -h, --help              show this help\n";
 
@@ -38,7 +41,7 @@ typedef struct run_options {
     int64_t n_predict;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
-    bool special, ignore_eos, print_ids, display_prompt, chat;
+    bool special, ignore_eos, print_ids, display_prompt, chat, mmap;
     const char *system;
     const char *chat_template;
     const char *stops[16];
@@ -77,6 +80,7 @@ static int parse_args(int argc, char **argv, run_options *o) {
         else if (!strcmp(a, "--ignore-eos")) o->ignore_eos = true;
         else if (!strcmp(a, "--print-ids")) o->print_ids = true;
         else if (!strcmp(a, "--no-display-prompt")) o->display_prompt = false;
+        else if (!strcmp(a, "--mmap")) o->mmap = true;
         else return cli_error("run", CLI_USAGE, "unknown option '%s' (see llamac run --help)", a);
 #undef VALUE
 #undef INT
@@ -244,6 +248,7 @@ int cmd_run(int argc, char **argv) {
     llamac_model_params mp = llamac_model_default_params();
     mp.progress = cli_progress_update;
     mp.progress_user = &bar;
+    mp.use_mmap = o.mmap;
     s.model = llamac_model_load(o.model, &mp, &err);
     cli_progress_done(&bar);
     if (!s.model) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }

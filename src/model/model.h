@@ -43,6 +43,8 @@ typedef struct lc_layer {
 
 struct llamac_model {
     struct gguf_file *gguf;
+    void *owned;               /* the file's bytes when loaded without mmap */
+    size_t owned_size;
     struct lc_vocab *vocab;
     lc_hparams hp;
     lc_weight tok_embd;
