@@ -324,7 +324,7 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     if (params->use_mmap || params->vocab_only) {
         if (gguf_open(path, &m->gguf, err) < 0) goto fail;
     } else {
-        size_t size;
+        size_t size = 0;
         if (read_into_huge_pages(path, m, params, &size, err) < 0) goto fail;
         /* the header is validated against the bytes read, as for a mapping */
         if (gguf_open_buffer(m->owned, size, path, &m->gguf, err) < 0) goto fail;
