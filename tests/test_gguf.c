@@ -16,38 +16,9 @@
 #include "format/gguf.h"
 #include "llamac.h"
 #include "quant/types.h"
+#include "gguf_test_util.h"
 #include "test_util.h"
 
-#define STORIES "../models/stories260K.gguf"
-#define VOCAB_SPM "data/tokenizer-vectors/ggml-vocab-llama-spm.gguf"
-
-/* ------------------------------------------------ raw little-endian bytes */
-
-typedef struct bytes {
-    uint8_t *p;
-    size_t len, cap;
-} bytes;
-
-static void put(bytes *b, const void *src, size_t n) {
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p) abort();
-    }
-    memcpy(b->p + b->len, src, n);
-    b->len += n;
-}
-
-static void put_le(bytes *b, uint64_t v, int n) {
-    uint8_t tmp[8];
-    for (int i = 0; i < n; i++) tmp[i] = (uint8_t)(v >> (8 * i));
-    put(b, tmp, (size_t)n);
-}
-
-static void put_str(bytes *b, const char *s) {
-    put_le(b, strlen(s), 8);
-    put(b, s, strlen(s));
-}
 
 static void put_key(bytes *b, const char *key, uint32_t type) {
     put_str(b, key);
