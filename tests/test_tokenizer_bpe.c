@@ -91,18 +91,7 @@ static void test_round_trip(const lc_vocab *v) {
         decode_pieces(v, &t, &dec);
         if (!(rc == 0 && dec.len == s.len && memcmp(dec.p, s.p, s.len) == 0) && bad++ < 3)
             fprintf(stderr, "bpe round trip %d: \"%s\" -> \"%s\"\n", i, s.p, dec.p);
-        llamac_detokenizer *d = lc_detokenizer_create(v);
-        streamed.len = 0;
-        rs_put(&streamed, "", 0);
-        for (size_t k = 0; k < t.n; k++) {
-            size_t n;
-            const char *p = llamac_detokenizer_push(d, t.ids[k], &n);
-            rs_put(&streamed, p, n);
-        }
-        size_t n;
-        const char *p = llamac_detokenizer_flush(d, &n);
-        rs_put(&streamed, p, n);
-        llamac_detokenizer_free(d);
+        rs_detokenize(v, &t, &streamed);
         if (!(streamed.len == s.len && memcmp(streamed.p, s.p, s.len) == 0)) bad_stream++;
     }
     for (int i = 0; i < 3000; i++) {

@@ -185,18 +185,7 @@ static void test_round_trip(const lc_vocab *v, const char *what) {
             fprintf(stderr, "%s: round trip %d: \"%s\" -> \"%s\"\n", what, i, s.p, dec.p);
         /* BOS + text through the streaming detokenizer gives the text back. */
         lc_vocab_encode(v, s.p, s.len, LLAMAC_TOKENIZE_ADD_SPECIAL, &t, NULL);
-        llamac_detokenizer *d = lc_detokenizer_create(v);
-        streamed.len = 0;
-        rs_put(&streamed, "", 0);
-        for (size_t k = 0; k < t.n; k++) {
-            size_t n;
-            const char *p = llamac_detokenizer_push(d, t.ids[k], &n);
-            rs_put(&streamed, p, n);
-        }
-        size_t n;
-        const char *p = llamac_detokenizer_flush(d, &n);
-        rs_put(&streamed, p, n);
-        llamac_detokenizer_free(d);
+        rs_detokenize(v, &t, &streamed);
         if (!(streamed.len == s.len && memcmp(streamed.p, s.p, s.len) == 0) && bad_stream++ < 3)
             fprintf(stderr, "%s: detokenizer %d: \"%s\" -> \"%s\"\n", what, i, s.p, streamed.p);
     }

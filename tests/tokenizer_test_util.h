@@ -142,6 +142,22 @@ static inline void rs_put_cp(rstr *s, uint32_t cp) {
     rs_put(s, b, n);
 }
 
+/* The text of `t` as the streaming detokenizer hands it out, push by push
+ * and then the flush, into *out (replacing its contents; NUL-terminated). */
+static inline void rs_detokenize(const lc_vocab *v, const lc_tokens *t, rstr *out) {
+    llamac_detokenizer *d = lc_detokenizer_create(v);
+    out->len = 0;
+    rs_put(out, "", 0);
+    size_t n;
+    for (size_t k = 0; k < t->n; k++) {
+        const char *p = llamac_detokenizer_push(d, t->ids[k], &n);
+        rs_put(out, p, n);
+    }
+    const char *p = llamac_detokenizer_flush(d, &n);
+    rs_put(out, p, n);
+    llamac_detokenizer_free(d);
+}
+
 /* Code points from many scripts and classes: ASCII words and punctuation,
  * digits, whitespace runs (tabs, newlines, CR, NBSP, U+0085, U+3000),
  * control characters, Latin-1, Greek, Cyrillic, Arabic, Devanagari,

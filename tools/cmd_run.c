@@ -238,8 +238,10 @@ int cmd_run(int argc, char **argv) {
         prompt_len = strlen(o.prompt);
     }
     const char *prompt = o.prompt_file ? s.prompt_text : (o.prompt ? o.prompt : "");
-    if (o.chat && memchr(prompt, 0, prompt_len))
-        return free(s.prompt_text), cli_error("run", CLI_USAGE, "--chat prompts cannot contain NUL bytes");
+    if (o.chat && memchr(prompt, 0, prompt_len)) {
+        free(s.prompt_text);
+        return cli_error("run", CLI_USAGE, "--chat prompts cannot contain NUL bytes");
+    }
 
     llamac_error err = {{0}};
     int64_t t0 = llamac_time_us();

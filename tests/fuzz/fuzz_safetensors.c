@@ -17,25 +17,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
+
 #include "convert/safetensors.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile uint8_t sink;
-
-/* A file holding exactly the input, or -1 (the harness, not the input,
- * failed: abort so that it is not mistaken for a rejected input). */
-static int input_file(const uint8_t *data, size_t size) {
-    int fd = memfd_create("fuzz.safetensors", MFD_CLOEXEC);
-    if (fd < 0) abort();
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = write(fd, data + done, size - done);
-        if (n <= 0) abort();
-        done += (size_t)n;
-    }
-    return fd;
-}
 
 static void check_tensor(const lc_safetensors *st, const lc_st_tensor *t, uint64_t data_start) {
     if (t->file_index != 0 || t->dtype < 0 || t->dtype >= LC_ST_DTYPE_COUNT) abort();
@@ -72,7 +60,7 @@ static void check_accepted(const lc_safetensors *st) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int fd = input_file(data, size);
+    int fd = fuzz_input_file("fuzz.safetensors", data, size);
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     lc_safetensors *st = NULL;

@@ -17,25 +17,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_util.h"
+
 #include "tokenizer/tokenizer_data.h"
 #include "tokenizer/vocab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static volatile uint8_t sink;
-
-/* A file holding exactly the input; a harness failure aborts. */
-static int input_file(const uint8_t *data, size_t size) {
-    int fd = memfd_create("fuzz.model", MFD_CLOEXEC);
-    if (fd < 0) abort();
-    size_t done = 0;
-    while (done < size) {
-        ssize_t n = write(fd, data + done, size - done);
-        if (n <= 0) abort();
-        done += (size_t)n;
-    }
-    return fd;
-}
 
 static bool id_ok(int32_t id, int32_t n) { return id == -1 || (id >= 0 && id < n); }
 
@@ -78,7 +67,7 @@ static void exercise_vocab(const lc_tokenizer_data *d) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int fd = input_file(data, size);
+    int fd = fuzz_input_file("fuzz.model", data, size);
     char path[64];
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     lc_tokenizer_data d;
