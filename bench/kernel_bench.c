@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "kernels/compute.h"
+#include "quant/repack.h"
 #include "quant/types.h"
 
 typedef struct shape { int64_t K, N; } shape;
@@ -93,14 +94,17 @@ static double time_read(lc_compute *c, const uint8_t *buf, size_t bytes) {
 
 /* Best decode and best read time over `runs` alternating passes through
  * all copies, per copy. */
-static void bench_decode(lc_compute *c, int type, shape s, uint8_t *pool, size_t copies, int runs, float *x,
+typedef void (*matmul_fn)(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K, const float *x,
+                          int64_t M, float *y);
+
+static void bench_decode(lc_compute *c, matmul_fn matmul, int type, shape s, uint8_t *pool, size_t copies, int runs, float *x,
                          float *y, double *decode_us, double *read_us) {
     const size_t bytes = lc_row_size(type, s.K) * (size_t)s.N;
     *decode_us = *read_us = 1e30;
     for (int r = 0; r < runs; r++) {
         double rd = time_read(c, pool, bytes * copies) / (double)copies;
         int64_t t0 = llamac_time_us();
-        for (size_t i = 0; i < copies; i++) lc_matmul(c, pool + i * bytes, type, s.N, s.K, x, 1, y);
+        for (size_t i = 0; i < copies; i++) matmul(c, pool + i * bytes, type, s.N, s.K, x, 1, y);
         double us = (double)(llamac_time_us() - t0) / (double)copies;
         if (us < *decode_us) *decode_us = us;
         if (rd < *read_us) *read_us = rd;
@@ -156,6 +160,11 @@ int main(int argc, char **argv) {
     char types_buf[128];
     snprintf(types_buf, sizeof types_buf, "%s", types_arg);
     for (char *name = strtok(types_buf, ","); name; name = strtok(NULL, ",")) {
+        /* "q4_0_x8": the weights repacked into the x8 layout (quant/repack.h) */
+        const size_t len = strlen(name);
+        const int x8 = len > 3 && !strcmp(name + len - 3, "_x8");
+        if (x8) name[len - 3] = '\0';
+        const matmul_fn matmul = x8 ? lc_matmul_x8 : lc_matmul;
         const int type = lc_type_from_name(name);
         if (type < 0 || !lc_matmul_supports(type)) { fprintf(stderr, "kernel_bench: bad type %s\n", name); return 1; }
         for (size_t si = 0; si < n_shapes; si++) {
@@ -165,12 +174,19 @@ int main(int argc, char **argv) {
             if (copies < 1) copies = 1;
             uint8_t *pool = malloc(bytes * copies);
             if (!pool) { fprintf(stderr, "kernel_bench: out of memory\n"); return 1; }
-            for (size_t i = 0; i < copies; i++) fill_weights(type, pool + i * bytes, s.N, s.K);
+            for (size_t i = 0; i < copies; i++) {
+                fill_weights(type, pool + i * bytes, s.N, s.K);
+                if (x8 && lc_x8_repack(type, pool + i * bytes, s.N, s.K) != 0) {
+                    fprintf(stderr, "kernel_bench: %s has no x8 layout\n", name);
+                    return 1;
+                }
+            }
+            if (x8) name[len - 3] = '_';
             if (!only_prefill) {
                 double hot, hot_read, cold, cold_read;
-                bench_decode(c, type, s, pool, 1, runs * 20, x, y, &hot, &hot_read);
-                bench_decode(c, type, s, pool, copies, runs, x, y, &cold, &cold_read);
-                printf("decode  %-5s K=%-5lld N=%-5lld %5.1f MB: hot %6.1f us %5.1f GB/s | cold %6.1f us "
+                bench_decode(c, matmul, type, s, pool, 1, runs * 20, x, y, &hot, &hot_read);
+                bench_decode(c, matmul, type, s, pool, copies, runs, x, y, &cold, &cold_read);
+                printf("decode  %-7s K=%-5lld N=%-5lld %5.1f MB: hot %6.1f us %5.1f GB/s | cold %6.1f us "
                        "%5.1f GB/s, plain read %5.1f GB/s: %3.0f%%\n",
                        name, (long long)s.K, (long long)s.N, bytes / 1e6, hot, bytes / hot * 1e-3, cold,
                        bytes / cold * 1e-3, bytes / cold_read * 1e-3, 100.0 * cold_read / cold);
@@ -179,11 +195,11 @@ int main(int argc, char **argv) {
                 double best = 1e30;
                 for (int r = 0; r < runs; r++) {
                     int64_t t0 = llamac_time_us();
-                    lc_matmul(c, pool, type, s.N, s.K, x, M, y);
+                    matmul(c, pool, type, s.N, s.K, x, M, y);
                     double us = (double)(llamac_time_us() - t0);
                     if (us < best) best = us;
                 }
-                printf("prefill %-5s K=%-5lld N=%-5lld M=%lld: %8.1f ms %7.1f GFLOP/s\n", name, (long long)s.K,
+                printf("prefill %-7s K=%-5lld N=%-5lld M=%lld: %8.1f ms %7.1f GFLOP/s\n", name, (long long)s.K,
                        (long long)s.N, (long long)M, best / 1e3, 2.0 * M * s.N * s.K / best * 1e-3);
             }
             fflush(stdout);

@@ -83,6 +83,10 @@ typedef struct llamac_model_params {
                                     is also in the page cache */
     llamac_progress_fn progress; /* called while weights are checked/loaded */
     void *progress_user;
+    bool no_repack;              /* keep the file's weight layout; by default, when
+                                    not mapped, Q4_0 matrices are regrouped in place
+                                    (8 rows interleaved) for the faster SIMD kernels
+                                    where this CPU has them: no extra memory */
 } llamac_model_params;
 
 llamac_model_params llamac_model_default_params(void);
@@ -106,6 +110,8 @@ typedef struct llamac_model_desc {
     uint64_t n_params;
     uint64_t weight_bytes; /* bytes of tensor data */
     const char *file_type; /* "q4_0", "f32", "mixed", ... */
+    uint64_t repacked_bytes; /* weight bytes regrouped at load (no_repack off) */
+    int64_t repack_us;       /* time that took */
 } llamac_model_desc;
 
 void llamac_model_describe(const llamac_model *model, llamac_model_desc *out);

@@ -16,6 +16,7 @@
 #include "kernels/compute.h"
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include "quant/repack.h"
 #include "quant/types.h"
 #include "test_util.h"
 
@@ -235,6 +236,83 @@ static double test_matmul_vs_reference(lc_isa isa, uint64_t *rng) {
     return worst;
 }
 
+/* Weights in the x8 layout (quant/repack.h): unpacking every block gives
+ * the original bytes back, and lc_matmul_x8 matches the plain reference
+ * within REL_TOL, with the same bits for 1 and 3 threads. */
+static void test_x8(lc_isa isa, uint64_t *rng) {
+    llamac_error err = {{0}};
+    lc_compute *c1 = lc_compute_create(1, 17, 4352 + 8, &err), *c3 = lc_compute_create(3, 17, 4352 + 8, &err);
+    CHECKF(c1 && c3, "%s", err.msg);
+    if (!c1 || !c3) { lc_compute_free(c1); lc_compute_free(c3); return; }
+    CHECK(lc_compute_set_isa(c1, lc_isa_name(isa), &err) == 0 && lc_compute_set_isa(c3, lc_isa_name(isa), &err) == 0);
+    CHECK(!lc_x8_supported(LC_TYPE_Q4_0, 12, 64) && !lc_x8_supported(LC_TYPE_Q8_K, 8, 256) &&
+          lc_x8_supported(LC_TYPE_Q4_0, 16, 64) && lc_x8_supported(LC_TYPE_Q8_0, 8, 32) &&
+          lc_x8_supported(LC_TYPE_Q4_K, 8, 512) && !lc_x8_supported(LC_TYPE_Q4_K, 8, 32));
+    static const int64_t Nx[] = {8, 48};
+    static const int x8_types[] = {LC_TYPE_Q4_0, LC_TYPE_Q8_0, LC_TYPE_Q4_K};
+    for (size_t ti = 0; ti < sizeof x8_types / sizeof x8_types[0]; ti++) {
+        const int wtype = x8_types[ti];
+        const char *tname = lc_type_name(wtype);
+        const size_t bsize = lc_type_traits_get(wtype)->type_size;
+        double worst = 0;
+        for (int ki = 0; ki < 4; ki++) {
+            const int64_t K = k_for(wtype, ki), nb = K / lc_type_traits_get(wtype)->block_size, Mmax = 17;
+            for (size_t ni = 0; ni < sizeof Nx / sizeof Nx[0]; ni++) {
+                const int64_t N = Nx[ni];
+                const size_t wrow = lc_row_size(wtype, K);
+                uint8_t *W = malloc(wrow * (size_t)N), *Wx = malloc(wrow * (size_t)N);
+                float *x = malloc(sizeof(float) * (size_t)(Mmax * K));
+                float *y = malloc(sizeof(float) * (size_t)(Mmax * N)), *y3 = malloc(sizeof(float) * (size_t)(Mmax * N));
+                float *y_ref = malloc(sizeof(float) * (size_t)(Mmax * N));
+                double *S = malloc(sizeof(double) * (size_t)(Mmax * N));
+                for (int64_t n = 0; n < N; n++) random_weight_row(wtype, K, W + n * wrow, rng);
+                memcpy(Wx, W, wrow * (size_t)N);
+                CHECK(lc_x8_repack(wtype, Wx, N, K) == 0);
+                int unpack_bad = 0;
+                for (int64_t n = 0; n < N; n++)
+                    for (int64_t b = 0; b < nb; b++) {
+                        uint8_t blk[256];
+                        lc_x8_unpack_block(wtype, Wx + (size_t)(n / 8 * 8) * wrow, b, (int)(n % 8), blk);
+                        unpack_bad += memcmp(blk, W + n * wrow + (size_t)b * bsize, bsize) != 0;
+                    }
+                CHECKF(unpack_bad == 0, "%s x8 unpack K=%lld N=%lld: %d blocks differ", tname, (long long)K,
+                       (long long)N, unpack_bad);
+                for (size_t mi = 0; mi < sizeof Ms / sizeof Ms[0]; mi++) {
+                    const int64_t M = Ms[mi];
+                    random_activations(x, M, K, rng);
+                    reference_matmul(wtype, W, N, K, x, M, y_ref, S);
+                    lc_matmul_x8(c1, Wx, wtype, N, K, x, M, y);
+                    lc_matmul_x8(c3, Wx, wtype, N, K, x, M, y3);
+                    int bad = 0;
+                    for (int64_t i = 0; i < M * N; i++) {
+                        double e = fabs((double)y[i] - y_ref[i]);
+                        if (S[i] > 0 && e / S[i] > worst) worst = e / S[i];
+                        if (!(e <= REL_TOL * S[i] + 1e-30) && bad++ < 3)
+                            fprintf(stderr, "  %s %s x8 K=%lld N=%lld M=%lld: y[%lld] = %.9g, reference %.9g\n",
+                                    lc_isa_name(isa), tname, (long long)K, (long long)N, (long long)M, (long long)i,
+                                    y[i], y_ref[i]);
+                    }
+                    CHECKF(bad == 0, "%s %s x8 K=%lld N=%lld M=%lld: %d outputs off", lc_isa_name(isa), tname,
+                           (long long)K, (long long)N, (long long)M, bad);
+                    CHECKF(memcmp(y, y3, sizeof(float) * (size_t)(M * N)) == 0, "%s %s x8: 1 and 3 threads differ",
+                           lc_isa_name(isa), tname);
+                }
+                free(W);
+                free(Wx);
+                free(x);
+                free(y);
+                free(y3);
+                free(y_ref);
+                free(S);
+            }
+        }
+        fprintf(stderr, "  %s: %s x8 (%s kernel) vs reference, worst |error| / sum|w*x| = %.2e\n", lc_isa_name(isa),
+                tname, lc_isa_has_x8_kernel(isa, wtype) ? "native" : "reference", worst);
+    }
+    lc_compute_free(c1);
+    lc_compute_free(c3);
+}
+
 /* The same product with 1, 2 and 3 threads: identical bits, because the
  * kernel that computes an output never depends on how rows are split. */
 static void test_threads_agree(uint64_t *rng) {
@@ -391,6 +469,7 @@ int main(void) {
         fprintf(stderr, "isa %s: testing\n", lc_isa_name((lc_isa)i));
         test_quantizers((lc_isa)i, &rng);
         test_tight_scratch((lc_isa)i, &rng);
+        test_x8((lc_isa)i, &rng);
         double worst = test_matmul_vs_reference((lc_isa)i, &rng);
         fprintf(stderr, "  %s: matmul vs reference, worst |error| / sum|w*x| = %.2e (tolerance %.0e)\n",
                 lc_isa_name((lc_isa)i), worst, REL_TOL);

@@ -25,6 +25,7 @@ static const char usage_text[] =
     "      --batch N     prefill batch size (default 512)\n"
     "      --kv-type T   KV cache type f16 (default), f32 or q8_0\n"
     "      --mmap        map the file instead of loading it into huge-page memory\n"
+    "      --no-repack   keep the file's weight layout (no 8-row regrouping at load)\n"
     "      --json        print a JSON array (llama-bench's field names) instead of a table\n"
     "  -h, --help        show this help\n";
 
@@ -33,7 +34,7 @@ typedef struct bench_options {
     int64_t n_prompt, n_gen, reps;
     llamac_context_params cp;
     bool json;
-    bool mmap;
+    bool mmap, no_repack;
 } bench_options;
 
 typedef struct bench_result {
@@ -64,6 +65,7 @@ static int parse(int argc, char **argv, bench_options *o) {
         }
         else if (!strcmp(a, "--json")) o->json = true;
         else if (!strcmp(a, "--mmap")) o->mmap = true;
+        else if (!strcmp(a, "--no-repack")) o->no_repack = true;
         else return cli_error("bench", CLI_USAGE, "unknown option '%s' (see llamac bench --help)", a);
 #undef INT
     }
@@ -165,6 +167,7 @@ int cmd_bench(int argc, char **argv) {
     mp.progress = cli_progress_update;
     mp.progress_user = &bar;
     mp.use_mmap = o.mmap;
+    mp.no_repack = o.no_repack;
     llamac_model *m = llamac_model_load(o.model, &mp, &err);
     cli_progress_done(&bar);
     if (!m) return cli_error("bench", CLI_FAIL, "%s", err.msg);

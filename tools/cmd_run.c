@@ -31,6 +31,8 @@ static const char usage_text[] =
     "      --mmap              map the model file instead of reading it into huge-page\n"
     "                          memory (less RAM when the file is in the page cache,\n"
     "                          slower decode)\n"
+    "      --no-repack         keep the file's weight layout (by default Q4_0 matrices\n"
+    "                          are regrouped 8 rows at a time for faster kernels)\n"
     "      --print-ids         after generating, print all token ids to stderr\n"
     "  -h, --help              show this help\n";
 
@@ -41,7 +43,7 @@ typedef struct run_options {
     int64_t n_predict;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
-    bool special, ignore_eos, print_ids, display_prompt, chat, mmap;
+    bool special, ignore_eos, print_ids, display_prompt, chat, mmap, no_repack;
     const char *system;
     const char *chat_template;
     const char *stops[16];
@@ -81,6 +83,7 @@ static int parse_args(int argc, char **argv, run_options *o) {
         else if (!strcmp(a, "--print-ids")) o->print_ids = true;
         else if (!strcmp(a, "--no-display-prompt")) o->display_prompt = false;
         else if (!strcmp(a, "--mmap")) o->mmap = true;
+        else if (!strcmp(a, "--no-repack")) o->no_repack = true;
         else return cli_error("run", CLI_USAGE, "unknown option '%s' (see llamac run --help)", a);
 #undef VALUE
 #undef INT
@@ -251,6 +254,7 @@ int cmd_run(int argc, char **argv) {
     mp.progress = cli_progress_update;
     mp.progress_user = &bar;
     mp.use_mmap = o.mmap;
+    mp.no_repack = o.no_repack;
     s.model = llamac_model_load(o.model, &mp, &err);
     cli_progress_done(&bar);
     if (!s.model) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "quant/repack.h"
 
 #define LC_INLINE static inline __attribute__((always_inline))
 /* The MR x NR loops must be unrolled for the accumulators to live in
@@ -133,6 +134,7 @@ LC_INLINE __m256 round_half_away(__m256 v) {
  * 32-byte aligned offset,
  *   float  d[nb]            every block's scale as f32;
  *   int32  s2[nb]           twice the sum of every block's quants;
+ *   int32  s8[nb]           8 times that sum (the Q4_0 x8 kernel's offset);
  *   uint8  pairs[nb/2][64]  blocks 2p and 2p+1 for the Q4_0 prefill kernel:
  *                           elements 0..15 of both, then 16..31 of both,
  *                           each interleaved 4 bytes at a time, so that the
@@ -141,7 +143,7 @@ LC_INLINE __m256 round_half_away(__m256 v) {
  * Kernels then broadcast scales and sums from memory instead of converting
  * them once per weight row. */
 typedef struct q8_0_layout {
-    size_t d, s2, pairs, size;
+    size_t d, s2, s8, pairs, size;
 } q8_0_layout;
 
 LC_INLINE size_t align32(size_t x) { return (x + 31) & ~(size_t)31; }
@@ -151,7 +153,8 @@ LC_INLINE q8_0_layout q8_0_layout_for(int64_t K) {
     q8_0_layout l;
     l.d = align32(nb * sizeof(block_q8_0));
     l.s2 = align32(l.d + nb * sizeof(float));
-    l.pairs = align32(l.s2 + nb * sizeof(int32_t));
+    l.s8 = align32(l.s2 + nb * sizeof(int32_t));
+    l.pairs = align32(l.s8 + nb * sizeof(int32_t));
     l.size = l.pairs + nb / 2 * 64;
     return l;
 }
@@ -168,6 +171,7 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
     block_q8_0 *y = dst;
     float *d_f32 = (float *)(row + l.d);
     int32_t *s2 = (int32_t *)(row + l.s2);
+    int32_t *s8 = (int32_t *)(row + l.s8);
     for (int64_t b = 0; b < nb; b++, x += QK8_0) {
         __m256 v[4];
         __m256 amax = _mm256_setzero_ps();
@@ -185,7 +189,9 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
             q[i] = _mm256_cvtps_epi32(round_half_away(_mm256_mul_ps(v[i], _mm256_set1_ps(id))));
         _mm256_storeu_si256((__m256i *)y[b].qs, pack_i32_to_i8(q[0], q[1], q[2], q[3]));
         d_f32[b] = f16_to_f32(y[b].d);
-        s2[b] = 2 * hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        const int32_t sum = hsum_epi32(_mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3])));
+        s2[b] = 2 * sum;
+        s8[b] = 8 * sum;
     }
     for (int64_t p = 0; p < nb / 2; p++) {
         const int8_t *q0 = y[2 * p].qs, *q1 = y[2 * p + 1].qs;
@@ -196,7 +202,14 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
     }
 }
 
+/* The AVX2 Q8_K activation row: the standard blocks, then at a 32-byte
+ * aligned offset int16 asum[nb][8], the sums of each 32-element sub-block
+ * (|sum| <= 32 * 127 fits int16), which the Q4_K x8 kernel pairs with the
+ * mins of two sub-blocks at a time. */
+LC_INLINE size_t q8_K_asum_offset(int64_t K) { return align32((size_t)(K / QK_K) * sizeof(block_q8_K)); }
+
 static size_t act_row_size(int type, int64_t K) {
+    if (type == LC_TYPE_Q8_K) return q8_K_asum_offset(K) + (size_t)(K / QK_K) * 8 * sizeof(int16_t);
     return type == LC_TYPE_Q8_0 ? q8_0_layout_for(K).size : lc_row_size(type, K);
 }
 
@@ -213,6 +226,7 @@ static int first_abs_equal(const float *x, float amax) {
 
 static void quantize_row_q8_K(const float *x, void *dst, int64_t k) {
     block_q8_K *y = dst;
+    int16_t *asum = (int16_t *)((uint8_t *)dst + q8_K_asum_offset(k));
     for (int64_t b = 0; b < k / QK_K; b++, x += QK_K) {
         __m256 vmax = _mm256_setzero_ps();
         for (int i = 0; i < QK_K; i += 8) vmax = _mm256_max_ps(vmax, abs_ps(_mm256_loadu_ps(x + i)));
@@ -235,6 +249,8 @@ static void quantize_row_q8_K(const float *x, void *dst, int64_t k) {
         }
         y[b].d = 1 / iscale;
     }
+    for (int64_t b = 0; b < k / QK_K; b++)
+        for (int s = 0; s < 8; s++) asum[8 * b + s] = (int16_t)(y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
 }
 
 static void quantize_row_f16(const float *x, void *dst, int64_t k) {
@@ -274,13 +290,13 @@ static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
 typedef struct q8_0_act {
     const block_q8_0 *blocks;
     const float *d;
-    const int32_t *s2;
+    const int32_t *s2, *s8;
     const uint8_t *pairs;
 } q8_0_act;
 
 LC_INLINE q8_0_act q8_0_act_row(const uint8_t *row, const q8_0_layout *l) {
     q8_0_act a = {(const block_q8_0 *)row, (const float *)(row + l->d), (const int32_t *)(row + l->s2),
-                  row + l->pairs};
+                  (const int32_t *)(row + l->s8), row + l->pairs};
     return a;
 }
 
@@ -489,6 +505,136 @@ LC_INLINE void q4_0_prefill_kernel(int64_t nb, const uint8_t *W, size_t ws, cons
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
 }
 
+/* Q4_0 in the x8 layout (quant/repack.h): lane r of every vector belongs
+ * to weight row r of the group, so one pass over a block gives 8 rows'
+ * dot products at once. Vector c holds 4 quant bytes of each row, i.e.
+ * elements 4c..4c+3 (low nibbles) and 16+4c.. (high nibbles), which meet
+ * the activation's 4 bytes at the same offsets, broadcast to all lanes.
+ * The 8 maddubs of a block (each int16 lane at most 2 * 15 * 127 = 3810)
+ * sum to at most 30480 in int16, exactly; one madd widens them, and the
+ * -8 offset of the nibbles comes off as 8 * sum(a) (s8), exact in int32.
+ * The 8 rows' scales are one f16 vector, shared by all MR activation rows.
+ * Decode (MR == 1) prefetches the next group as the plain kernels do. */
+LC_INLINE int32_t load_i32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+LC_INLINE void q4_0_x8_kernel(int64_t nb, const block_q4_0_x8 *w, const uint8_t *A, size_t as, float *y,
+                              int64_t ldy, const int MR) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    q8_0_act ar[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    __m256 acc[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb);
+    for (int64_t b = 0; b < nb; b++) {
+        if (MR == 1) prefetch_step(&pf, b);
+        __m256i s16[6];
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) s16[m] = _mm256_setzero_si256();
+        LC_UNROLL
+        for (int c = 0; c < 4; c++) {
+            const __m256i raw = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
+            const __m256i lo = _mm256_and_si256(raw, low4);
+            const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+            LC_UNROLL
+            for (int m = 0; m < MR; m++) {
+                const int8_t *aq = ar[m].blocks[b].qs;
+                const __m256i a_lo = _mm256_set1_epi32(load_i32(aq + 4 * c));
+                const __m256i a_hi = _mm256_set1_epi32(load_i32(aq + 16 + 4 * c));
+                s16[m] = _mm256_add_epi16(s16[m], _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo),
+                                                                   _mm256_maddubs_epi16(hi, a_hi)));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) {
+            const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16[m], ones), _mm256_set1_epi32(ar[m].s8[b]));
+            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, _mm256_broadcast_ss(&ar[m].d[b])),
+                                     acc[m]);
+        }
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
+}
+
+/* Q8_0 in the x8 layout: as Q4_0 x8, with 8 vectors of signed quants per
+ * block. maddubs wants one unsigned operand: |w| is taken once per vector
+ * and shared by the MR rows, the sign of w moves onto each row's
+ * broadcast activation bytes. One pair sums to at most 2 * 128 * 127 in
+ * magnitude (a is never -128), so each maddubs is widened by its own madd. */
+LC_INLINE void q8_0_x8_kernel(int64_t nb, const block_q8_0_x8 *w, const uint8_t *A, size_t as, float *y,
+                              int64_t ldy, const int MR) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    q8_0_act ar[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb);
+    for (int64_t b = 0; b < nb; b++) {
+        if (MR == 1) prefetch_step(&pf, b);
+        __m256i s32[6];
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) s32[m] = _mm256_setzero_si256();
+        LC_UNROLL
+        for (int c = 0; c < 8; c++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(w[b].qs + 32 * c));
+            const __m256i qabs = _mm256_sign_epi8(q, q);
+            LC_UNROLL
+            for (int m = 0; m < MR; m++) {
+                const __m256i a = _mm256_set1_epi32(load_i32(ar[m].blocks[b].qs + 4 * c));
+                const __m256i p = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(a, q));
+                s32[m] = _mm256_add_epi32(s32[m], _mm256_madd_epi16(p, ones));
+            }
+        }
+        const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        LC_UNROLL
+        for (int m = 0; m < MR; m++)
+            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[m]), _mm256_mul_ps(dw, _mm256_broadcast_ss(&ar[m].d[b])),
+                                     acc[m]);
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
+}
+
+#ifndef LC_PRE_MR_X8
+#define LC_PRE_MR_X8 4
+#endif
+
+/* Groups of 8 weight rows, each against the activation rows MR at a time
+ * (and the rest in one smaller call). */
+#define X8_TILE_FN(fname, kernel, block_type, block_elems, MR)                                          \
+    static void fname(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, int mr,  \
+                      float *y, int64_t ldy) {                                                             \
+        const int64_t nb = K / (block_elems);                                                              \
+        for (int64_t g = 0; g < nr; g += LC_X8_ROWS) {                                                     \
+            const block_type *w = (const block_type *)((const uint8_t *)W + (size_t)g * ws);               \
+            int m = 0;                                                                                     \
+            for (; m + (MR) <= mr; m += (MR))                                                              \
+                kernel(nb, w, (const uint8_t *)A + (size_t)m * as, as, y + m * ldy + g, ldy, (MR));        \
+            const uint8_t *a = (const uint8_t *)A + (size_t)m * as;                                        \
+            float *ym = y + m * ldy + g;                                                                   \
+            switch (mr - m) {                                                                              \
+            case 5: kernel(nb, w, a, as, ym, ldy, 5); break;                                               \
+            case 4: kernel(nb, w, a, as, ym, ldy, 4); break;                                               \
+            case 3: kernel(nb, w, a, as, ym, ldy, 3); break;                                               \
+            case 2: kernel(nb, w, a, as, ym, ldy, 2); break;                                               \
+            case 1: kernel(nb, w, a, as, ym, ldy, 1); break;                                               \
+            default: break;                                                                                \
+            }                                                                                              \
+        }                                                                                                  \
+    }
+X8_TILE_FN(tile_q4_0_x8, q4_0_x8_kernel, block_q4_0_x8, QK4_0, LC_PRE_MR_X8)
+X8_TILE_FN(tile_q8_0_x8, q8_0_x8_kernel, block_q8_0_x8, QK8_0, LC_PRE_MR_X8)
+
 /* Q8_0: maddubs wants an unsigned operand, so |w| goes there and the sign
  * of w moves onto a. |pairs| <= 2*128*127 fits int16 (a is never -128). */
 LC_INLINE void q8_0_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
@@ -628,6 +774,120 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
         LC_UNROLL
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum_ps(acc[m][n]);
 }
+
+/* Q4_K in the x8 layout (quant/repack.h): lanes are the 8 weight rows.
+ * Per sub-block, 8 maddubs of low (or high) nibbles against broadcast
+ * activation bytes sum to at most 8 * 3810 in int16; one madd with the 8
+ * rows' scales (each as a pair of equal int16) widens and scales them
+ * (at most 63 * 30480 * 2 per sub-block, 8 sub-blocks: fits int32). The
+ * mins meet the activation's sub-block sums two sub-blocks per madd. */
+
+/* The 64 six-bit values of a split array (index s*8 + r), as bytes: v[0]
+ * holds indices 0..31 (sub-blocks 0..3), v[1] 32..63. */
+LC_INLINE void q4_K_x8_unpack6(const uint8_t lo[32], const uint8_t hi[16], __m256i v[2]) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), low2 = _mm256_set1_epi8(3);
+    const __m256i l = _mm256_loadu_si256((const __m256i *)lo);
+    const __m128i h = _mm_loadu_si128((const __m128i *)hi);
+    const __m256i h01 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(h, 2), h), low2);
+    const __m256i h23 = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(h, 6), _mm_srli_epi16(h, 4)), low2);
+    v[0] = _mm256_or_si256(_mm256_and_si256(l, low4), _mm256_slli_epi16(h01, 4));
+    v[1] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l, 4), low4), _mm256_slli_epi16(h23, 4));
+}
+
+/* Per int32 lane r, bytes (lo_byte, hi_byte) of row r as two int16: the
+ * source bytes 8 apart in each 128-bit half, which `half` holds twice. */
+LC_INLINE __m256i q4_K_x8_pairs(__m256i half, int lo_byte, int hi_byte) {
+    const __m256i r = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i mask = _mm256_or_si256(
+        _mm256_or_si256(_mm256_add_epi32(r, _mm256_set1_epi32(lo_byte)),
+                        _mm256_slli_epi32(_mm256_add_epi32(r, _mm256_set1_epi32(hi_byte)), 16)),
+        _mm256_set1_epi32((int)0x80008000u));
+    return _mm256_shuffle_epi8(half, mask);
+}
+
+/* The low (upper == 0) or high 128-bit half of v, in both halves. */
+LC_INLINE __m256i dup_half(__m256i v, int upper) {
+    return upper ? _mm256_permute2x128_si256(v, v, 0x11) : _mm256_permute2x128_si256(v, v, 0x00);
+}
+
+#ifndef LC_PRE_MR_X8_K
+#define LC_PRE_MR_X8_K 4
+#endif
+
+LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t *A, size_t as, float *y,
+                              int64_t ldy, const int MR) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const int16_t *asum[6];
+    const block_q8_K *ab[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) {
+        ab[m] = (const block_q8_K *)(A + (size_t)m * as);
+        asum[m] = (const int16_t *)(A + (size_t)m * as + q8_K_asum_offset(nb * QK_K));
+    }
+    __m256 acc[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb * 4);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i sc6[2], mn6[2];
+        q4_K_x8_unpack6(w[b].scales_lo, w[b].scales_hi, sc6);
+        q4_K_x8_unpack6(w[b].mins_lo, w[b].mins_hi, mn6);
+        __m256i isum[6];
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) isum[m] = _mm256_setzero_si256();
+        LC_UNROLL
+        for (int h = 0; h < 4; h++) {
+            if (MR == 1) prefetch_step(&pf, b * 4 + h);
+            /* sub-blocks 2h (low nibbles) and 2h+1 (high): bytes 16h.. and 16h+8.. of the scales */
+            const __m256i half = dup_half(sc6[h / 2], h % 2);
+            const __m256i sc_lo = q4_K_x8_pairs(half, 0, 0), sc_hi = q4_K_x8_pairs(half, 8, 8);
+            const uint8_t *q = w[b].qs + h * 8 * 32;
+            LC_UNROLL
+            for (int part = 0; part < 2; part++) {
+                __m256i s16[6];
+                LC_UNROLL
+                for (int m = 0; m < MR; m++) s16[m] = _mm256_setzero_si256();
+                LC_UNROLL
+                for (int c = 0; c < 8; c++) {
+                    const __m256i raw = _mm256_loadu_si256((const __m256i *)(q + 32 * c));
+                    const __m256i nib = part ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4)
+                                             : _mm256_and_si256(raw, low4);
+                    LC_UNROLL
+                    for (int m = 0; m < MR; m++) {
+                        const __m256i a = _mm256_set1_epi32(load_i32(ab[m][b].qs + 64 * h + 32 * part + 4 * c));
+                        s16[m] = _mm256_add_epi16(s16[m], _mm256_maddubs_epi16(nib, a));
+                    }
+                }
+                LC_UNROLL
+                for (int m = 0; m < MR; m++)
+                    isum[m] = _mm256_add_epi32(isum[m], _mm256_madd_epi16(s16[m], part ? sc_hi : sc_lo));
+            }
+        }
+        /* mins of sub-blocks (2p, 2p+1) for p = 0..3 */
+        __m256i mpair[4];
+        LC_UNROLL
+        for (int p = 0; p < 4; p++) {
+            const __m256i half = dup_half(mn6[p / 2], p % 2);
+            mpair[p] = q4_K_x8_pairs(half, 0, 8);
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].dmin));
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) {
+            __m256i imin = _mm256_madd_epi16(mpair[0], _mm256_set1_epi32(load_i32(asum[m] + 8 * b)));
+            LC_UNROLL
+            for (int p = 1; p < 4; p++)
+                imin = _mm256_add_epi32(imin, _mm256_madd_epi16(mpair[p], _mm256_set1_epi32(load_i32(asum[m] + 8 * b + 2 * p))));
+            const __m256 da = _mm256_broadcast_ss(&ab[m][b].d);
+            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[m]), _mm256_mul_ps(d, da), acc[m]);
+            acc[m] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(imin), _mm256_mul_ps(dmin, da), acc[m]);
+        }
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
+}
+
+X8_TILE_FN(tile_q4_K_x8, q4_K_x8_kernel, block_q4_K_x8, QK_K, LC_PRE_MR_X8_K)
 
 /* ------------------------------------------------------ Q6_K x Q8_K */
 
@@ -850,6 +1110,11 @@ const lc_kernel_table lc_kernels_avx2 = {
         [LC_TYPE_F32] = tile_f32,
         [LC_TYPE_F16] = tile_f16,
         [LC_TYPE_BF16] = tile_bf16,
+    },
+    .tile_x8 = {
+        [LC_TYPE_Q4_0] = tile_q4_0_x8,
+        [LC_TYPE_Q8_0] = tile_q8_0_x8,
+        [LC_TYPE_Q4_K] = tile_q4_K_x8,
     },
     .act_row_size = act_row_size,
 };

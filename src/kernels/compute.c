@@ -19,6 +19,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/kernels.h"
+#include "quant/repack.h"
 #include "quant/types.h"
 #include "runtime/err.h"
 #include "runtime/threadpool.h"
@@ -130,6 +131,7 @@ static void quantize_rows(void *arg, int ith, int nth) {
 
 typedef struct matmul_job {
     lc_tile_fn tile;            /* NULL: the reference tile for wtype */
+    bool x8;                    /* weights in the x8 layout (quant/repack.h) */
     int wtype;
     const uint8_t *W;
     size_t wrow;
@@ -147,6 +149,7 @@ static void run_tile(const matmul_job *j, int64_t n0, int64_t nr, int64_t m0, in
     const uint8_t *a = j->A + (size_t)m0 * j->arow;
     float *y = j->y + m0 * j->N + n0;
     if (j->tile) j->tile(j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
+    else if (j->x8) lc_tile_reference_x8(j->wtype, j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
     else lc_tile_reference(j->wtype, j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
 }
 
@@ -168,13 +171,16 @@ static void matmul_chunks(void *arg, int ith, int nth) {
 
 /* Rows per chunk: decode wants enough chunks per thread to even out a
  * preempted thread; prefill wants a chunk of weights that stays in L2
- * while all activation tiles pass over it. Multiples of 4 keep the
- * kernels' row groups whole. */
+ * while all activation tiles pass over it. Multiples of 8 keep the
+ * kernels' row groups (and x8 groups) whole. */
 static int64_t chunk_rows_for(int64_t N, int64_t M, int n_threads) {
-    int64_t target = M == 1 ? N / ((int64_t)n_threads * 8) : 32;
+#ifndef LC_PREFILL_CHUNK
+#define LC_PREFILL_CHUNK 32
+#endif
+    int64_t target = M == 1 ? N / ((int64_t)n_threads * 8) : LC_PREFILL_CHUNK;
     if (target < 16) target = 16;
     if (target > 512) target = 512;
-    return (target + 3) / 4 * 4;
+    return (target + 7) / 8 * 8;
 }
 
 /* --------------------------------------------------------------- matmul */
@@ -183,10 +189,10 @@ static void fill_nan(float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = NAN;
 }
 
-void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
-               const float *x, int64_t M, float *y) {
+static void matmul(lc_compute *c, const void *W, int wtype, bool x8, int64_t N, int64_t K,
+                   const float *x, int64_t M, float *y) {
     if (N <= 0 || M <= 0) return;
-    if (!lc_matmul_supports(wtype)) { fill_nan(y, M * N); return; }
+    if (!lc_matmul_supports(wtype) || (x8 && !lc_x8_supported(wtype, N, K))) { fill_nan(y, M * N); return; }
     const lc_type_traits *wt = lc_type_traits_get(wtype);
     const int at = wt->vec_dot_type;
     const size_t arow = act_row_bytes(&c->kernels, at, K);
@@ -196,7 +202,8 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
     if (rows_per_pass < 1) { fill_nan(y, M * N); return; }
 
     matmul_job job = {
-        .tile = c->kernels.tile[wtype],
+        .tile = x8 ? c->kernels.tile_x8[wtype] : c->kernels.tile[wtype],
+        .x8 = x8,
         .wtype = wtype,
         .W = W,
         .wrow = lc_row_size(wtype, K),
@@ -222,6 +229,16 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
         atomic_init(&job.next_chunk, 0);
         lc_threadpool_run(c->pool, matmul_chunks, &job);
     }
+}
+
+void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
+               const float *x, int64_t M, float *y) {
+    matmul(c, W, wtype, false, N, K, x, M, y);
+}
+
+void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
+                  const float *x, int64_t M, float *y) {
+    matmul(c, W, wtype, true, N, K, x, M, y);
 }
 
 /* --------------------------------------------------------- parallel for */

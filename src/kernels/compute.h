@@ -26,6 +26,11 @@ int lc_compute_n_threads(const lc_compute *c);
 void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                const float *x, int64_t M, float *y);
 
+/* The same for weights in the x8 layout (quant/repack.h, lc_x8_repack):
+ * N a multiple of 8. Writes NaN if wtype has no x8 layout. */
+void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
+                  const float *x, int64_t M, float *y);
+
 /* Runs fn over [0, n) split into contiguous ranges, one per thread. */
 typedef void (*lc_range_fn)(void *arg, int64_t begin, int64_t end, int thread);
 void lc_parallel_for(lc_compute *c, int64_t n, lc_range_fn fn, void *arg);

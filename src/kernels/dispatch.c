@@ -93,3 +93,8 @@ const lc_kernel_table *lc_kernel_table_get(lc_isa isa) {
     default: return &lc_kernels_scalar;
     }
 }
+
+bool lc_isa_has_x8_kernel(lc_isa isa, int wtype) {
+    const lc_kernel_table *kt = lc_kernel_table_get(isa);
+    return kt && wtype >= 0 && wtype < LC_TYPE_COUNT && kt->tile_x8[wtype] != NULL;
+}

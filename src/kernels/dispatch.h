@@ -31,6 +31,11 @@ bool lc_isa_available(lc_isa isa, char *why, size_t why_size);
 lc_isa lc_isa_default(void);
 bool lc_isa_forced_by_env(void);
 
+/* Whether the ISA has a native kernel for wtype in the x8 layout (the
+ * loader repacks weights only for such types; the reference tile would be
+ * slower than the plain layout's SIMD kernel). */
+bool lc_isa_has_x8_kernel(lc_isa isa, int wtype);
+
 /* The ISA's table, or NULL if it is not available. */
 const lc_kernel_table *lc_kernel_table_get(lc_isa isa);
 

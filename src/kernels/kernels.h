@@ -18,7 +18,9 @@
 /* Most activation rows one tile call handles. A kernel covers them in its
  * own register tiles (3 or 4 rows, say) while the chunk of weight rows it
  * was given stays in L1/L2; 12 is a multiple of every such height. */
+#ifndef LC_TILE_M
 #define LC_TILE_M 12
+#endif
 
 /* Converts one row of k floats to an activation type (k a multiple of its
  * block size). Same signature as the type table's from_float. */
@@ -42,12 +44,19 @@ typedef struct lc_kernel_table {
     const char *name;
     lc_quantize_row_fn quantize_row[LC_TYPE_COUNT]; /* indexed by activation type */
     lc_tile_fn tile[LC_TYPE_COUNT];                 /* indexed by weight type */
+    lc_tile_fn tile_x8[LC_TYPE_COUNT];              /* weights in the x8 layout (quant/repack.h):
+                                                       nr a multiple of 8, W at a group's start */
     lc_act_row_size_fn act_row_size;                /* NULL: lc_row_size */
 } lc_kernel_table;
 
 /* scalar.c: the reference tile, one type-table vec_dot per output. */
 void lc_tile_reference(int wtype, int64_t K, const void *W, size_t wstride, int64_t nr,
                        const void *A, size_t astride, int mr, float *y, int64_t ldy);
+
+/* The same for weights in the x8 layout: each block is unpacked to the
+ * plain layout and dotted with the type table's vec_dot, block by block. */
+void lc_tile_reference_x8(int wtype, int64_t K, const void *W, size_t wstride, int64_t nr,
+                          const void *A, size_t astride, int mr, float *y, int64_t ldy);
 
 extern const lc_kernel_table lc_kernels_scalar;
 #if defined(__x86_64__)

@@ -83,7 +83,8 @@ static void swiglu_range(void *arg, int64_t begin, int64_t end, int thread) {
 }
 
 static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int32_t n, float *y) {
-    lc_matmul(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
+    if (w->x8) lc_matmul_x8(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
+    else lc_matmul(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
 }
 
 void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int32_t first_logit,

@@ -13,6 +13,8 @@
 
 #include "format/gguf.h"
 #include "kernels/attention.h"
+#include "kernels/dispatch.h"
+#include "quant/repack.h"
 #include "model/context.h"
 #include "quant/types.h"
 #include "runtime/err.h"
@@ -316,6 +318,30 @@ static int read_into_huge_pages(const char *path, llamac_model *m, const llamac_
     return 0;
 }
 
+/* Regroups, in place, the matrices the CPU's kernels read faster in the
+ * x8 layout (quant/repack.h). Only the multiplied matrices: the embedding
+ * table is read by row, so a tied LM head stays as it is. Needs writable
+ * weights, i.e. the file read into memory, not mapped. */
+static void repack_one(llamac_model *m, lc_weight *w, lc_isa isa) {
+    if (!lc_x8_supported(w->type, w->ne1, w->ne0) || !lc_isa_has_x8_kernel(isa, w->type)) return;
+    /* out of memory for the 8-row scratch: the matrix keeps its layout */
+    if (lc_x8_repack(w->type, (void *)w->data, w->ne1, w->ne0) != 0) return;
+    w->x8 = true;
+    m->repacked_bytes += (uint64_t)w->row_size * (uint64_t)w->ne1;
+}
+
+static void repack_weights(llamac_model *m) {
+    const int64_t t0 = llamac_time_us();
+    const lc_isa isa = lc_isa_default();
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        lc_layer *L = &m->layers[il];
+        lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) repack_one(m, mats[i], isa);
+    }
+    if (m->output.data != m->tok_embd.data) repack_one(m, &m->output, isa);
+    m->repack_us = llamac_time_us() - t0;
+}
+
 llamac_model *llamac_model_load(const char *path, const llamac_model_params *params, llamac_error *err) {
     llamac_model_params defaults = llamac_model_default_params();
     if (!params) params = &defaults;
@@ -344,6 +370,7 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     }
     if (bind_weights(m, err) < 0) goto fail;
     if (params->use_mmap) prefault_weights(m, params);
+    else if (!params->no_repack) repack_weights(m);
     return m;
 fail:
     llamac_model_free(m);
@@ -377,4 +404,6 @@ void llamac_model_describe(const llamac_model *m, llamac_model_desc *out) {
     out->n_params = m->n_params;
     out->weight_bytes = m->weight_bytes;
     out->file_type = m->file_type ? m->file_type : "";
+    out->repacked_bytes = m->repacked_bytes;
+    out->repack_us = m->repack_us;
 }

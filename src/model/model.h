@@ -26,12 +26,14 @@ typedef struct lc_hparams {
     float rope_freq_scale; /* 1/factor for linear scaling, else 1 */
 } lc_hparams;
 
-/* A 2-D weight: ne1 rows of ne0 elements of block type `type`. */
+/* A 2-D weight: ne1 rows of ne0 elements of block type `type`, in the
+ * file's layout or, if x8, regrouped 8 rows at a time (quant/repack.h). */
 typedef struct lc_weight {
     const void *data;
     int type;
     int64_t ne0, ne1;
     size_t row_size;
+    bool x8;
 } lc_weight;
 
 typedef struct lc_layer {
@@ -56,6 +58,8 @@ struct llamac_model {
     const char *file_type;
     uint64_t n_params;
     uint64_t weight_bytes;
+    uint64_t repacked_bytes;   /* regrouped into the x8 layout at load */
+    int64_t repack_us;
 };
 
 /* The tokenizer of a loaded model (never NULL for a loaded model). */
