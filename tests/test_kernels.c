@@ -249,7 +249,7 @@ static void test_x8(lc_isa isa, uint64_t *rng) {
           lc_x8_supported(LC_TYPE_Q4_0, 16, 64) && lc_x8_supported(LC_TYPE_Q8_0, 8, 32) &&
           lc_x8_supported(LC_TYPE_Q4_K, 8, 512) && !lc_x8_supported(LC_TYPE_Q4_K, 8, 32));
     static const int64_t Nx[] = {8, 48};
-    static const int x8_types[] = {LC_TYPE_Q4_0, LC_TYPE_Q8_0, LC_TYPE_Q4_K};
+    static const int x8_types[] = {LC_TYPE_Q4_0, LC_TYPE_Q8_0, LC_TYPE_Q4_K, LC_TYPE_Q6_K};
     for (size_t ti = 0; ti < sizeof x8_types / sizeof x8_types[0]; ti++) {
         const int wtype = x8_types[ti];
         const char *tname = lc_type_name(wtype);

@@ -74,6 +74,18 @@ LC_INLINE prefetcher prefetch_plan(const uint8_t *group, size_t group_bytes, int
     return p;
 }
 
+/* For an x8 group (8 rows, several KB): the same spreading, but `ahead`
+ * bytes in front of the data being read rather than a whole group ahead,
+ * which would hold two groups in L1 at once. */
+#ifndef LC_X8_PF_AHEAD
+#define LC_X8_PF_AHEAD 0
+#endif
+LC_INLINE prefetcher prefetch_plan_x8(const void *group, size_t group_bytes, int64_t iters) {
+    prefetcher p = prefetch_plan(group, group_bytes, iters);
+    if (LC_X8_PF_AHEAD > 0) p.next = (uintptr_t)group + LC_X8_PF_AHEAD;
+    return p;
+}
+
 LC_INLINE void prefetch_step(const prefetcher *p, int64_t i) {
     for (int64_t j = 0; j < p->lines_per_iter; j++)
         _mm_prefetch((const char *)(p->next + (uintptr_t)((i * p->lines_per_iter + j) * 64)), _MM_HINT_T0);
@@ -531,7 +543,7 @@ LC_INLINE void q4_0_x8_kernel(int64_t nb, const block_q4_0_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb);
+    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb);
     for (int64_t b = 0; b < nb; b++) {
         if (MR == 1) prefetch_step(&pf, b);
         __m256i s16[6];
@@ -578,7 +590,7 @@ LC_INLINE void q8_0_x8_kernel(int64_t nb, const block_q8_0_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb);
+    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb);
     for (int64_t b = 0; b < nb; b++) {
         if (MR == 1) prefetch_step(&pf, b);
         __m256i s32[6];
@@ -827,7 +839,7 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb * 4);
+    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb * 4);
     for (int64_t b = 0; b < nb; b++) {
         __m256i sc6[2], mn6[2];
         q4_K_x8_unpack6(w[b].scales_lo, w[b].scales_hi, sc6);
@@ -890,6 +902,151 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
 X8_TILE_FN(tile_q4_K_x8, q4_K_x8_kernel, block_q4_K_x8, QK_K, LC_PRE_MR_X8_K)
 
 /* ------------------------------------------------------ Q6_K x Q8_K */
+
+/* Q6_K in the x8 layout (quant/repack.h). Each super-block is first
+ * decoded, once for all MR activation rows, into 64 vectors of 6-bit
+ * values (vector k: elements 4k..4k+3 of the 8 rows) and the scales into
+ * int16 pairs; then per activation row two maddubs (each int16 lane at most
+ * 2 * 63 * 127, so two sum to 32004: exact) meet one madd with the scale
+ * of their 16-element group. The -32 offset of the quants comes off as
+ * 32 * sum_g scale_g * bsum_g (the Q8_K block sums), in int32. */
+typedef struct q6_K_x8_decoded {
+    __m256i q[64];        /* 6-bit values, vector k = elements 4k..4k+3 */
+    __m256i scale[16];    /* group g's scale of row r, twice as int16, in lane r */
+    __m256i scale2[8];    /* groups 2p and 2p+1's scales of row r as int16 in lane r */
+} q6_K_x8_decoded;
+
+/* The scales of one x8 super-block as madd operands: scale[g] holds group
+ * g's scale of row r in lane r, twice as int16; scale2[p] the scales of
+ * groups 2p and 2p+1 (for the -32 offset against the block sums). */
+LC_INLINE void q6_K_x8_scales(const block_q6_K_x8 *w, __m256i scale[16], __m256i scale2[8]) {
+    LC_UNROLL
+    for (int p = 0; p < 8; p++) {
+        const __m256i s0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)w->scales[2 * p]));
+        const __m256i s1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)w->scales[2 * p + 1]));
+        const __m256i s1_hi = _mm256_slli_epi32(s1, 16);
+        scale[2 * p] = _mm256_blend_epi16(s0, _mm256_slli_epi32(s0, 16), 0xaa);
+        scale[2 * p + 1] = _mm256_blend_epi16(s1, s1_hi, 0xaa);
+        scale2[p] = _mm256_blend_epi16(s0, s1_hi, 0xaa);
+    }
+}
+
+LC_INLINE void q6_K_x8_decode(const block_q6_K_x8 *w, q6_K_x8_decoded *out) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+    for (int n = 0; n < 2; n++)
+        LC_UNROLL
+        for (int c = 0; c < 8; c++) {
+            const __m256i h = _mm256_loadu_si256((const __m256i *)w->qh[n][c]);
+            const __m256i l0 = _mm256_loadu_si256((const __m256i *)w->ql[n][c]);
+            const __m256i l1 = _mm256_loadu_si256((const __m256i *)w->ql[n][c + 8]);
+            __m256i *q = out->q + 32 * n + c;
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45));
+            q[8] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45));
+            q[16] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, bits45));
+            q[24] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                    _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45));
+        }
+    q6_K_x8_scales(w, out->scale, out->scale2);
+}
+
+/* Decode (one activation row): the decoded vectors go straight into the
+ * products instead of through the buffer, whose stores would cost more
+ * than the single row's arithmetic. The integer sums are exact, so the
+ * result has the same bits as q6_K_x8_kernel's for that row. */
+LC_INLINE void q6_K_x8_decode_kernel(int64_t nb, const block_q6_K_x8 *w, const uint8_t *A, float *y) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
+    const block_q8_K *ab = (const block_q8_K *)A;
+    __m256 acc = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb * 8);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i scale[16], scale2[8];
+        q6_K_x8_scales(&w[b], scale, scale2);
+        __m256i sum[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                          _mm256_setzero_si256()};
+        for (int n = 0; n < 2; n++)
+            LC_UNROLL
+            for (int c = 0; c < 8; c += 2) {
+                prefetch_step(&pf, b * 8 + n * 4 + c / 2);
+                __m256i q[2][4];
+                LC_UNROLL
+                for (int i = 0; i < 2; i++) {
+                    const __m256i h = _mm256_loadu_si256((const __m256i *)w[b].qh[n][c + i]);
+                    const __m256i l0 = _mm256_loadu_si256((const __m256i *)w[b].ql[n][c + i]);
+                    const __m256i l1 = _mm256_loadu_si256((const __m256i *)w[b].ql[n][c + i + 8]);
+                    q[i][0] = _mm256_or_si256(_mm256_and_si256(l0, low4), _mm256_and_si256(_mm256_slli_epi16(h, 4), bits45));
+                    q[i][1] = _mm256_or_si256(_mm256_and_si256(l1, low4), _mm256_and_si256(_mm256_slli_epi16(h, 2), bits45));
+                    q[i][2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), low4), _mm256_and_si256(h, bits45));
+                    q[i][3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), low4),
+                                              _mm256_and_si256(_mm256_srli_epi16(h, 2), bits45));
+                }
+                /* stream j holds elements 128n + 32j + 4c.., i.e. vector k = 32n + 8j + c of the group 8n + 2j + c/4 */
+                LC_UNROLL
+                for (int j = 0; j < 4; j++) {
+                    const int k = 32 * n + 8 * j + c;
+                    const int8_t *aq = ab[b].qs + 4 * k;
+                    const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(q[0][j], _mm256_set1_epi32(load_i32(aq))),
+                                                         _mm256_maddubs_epi16(q[1][j], _mm256_set1_epi32(load_i32(aq + 4))));
+                    sum[j] = _mm256_add_epi32(sum[j], _mm256_madd_epi16(s16, scale[k / 4]));
+                }
+            }
+        const __m256i isum = _mm256_add_epi32(_mm256_add_epi32(sum[0], sum[1]), _mm256_add_epi32(sum[2], sum[3]));
+        __m256i off = _mm256_setzero_si256();
+        LC_UNROLL
+        for (int p = 0; p < 8; p++)
+            off = _mm256_add_epi32(off, _mm256_madd_epi16(scale2[p], _mm256_set1_epi32(load_i32(&ab[b].bsums[2 * p]))));
+        const __m256i dot = _mm256_sub_epi32(isum, _mm256_slli_epi32(off, 5));
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_broadcast_ss(&ab[b].d)), acc);
+    }
+    _mm256_storeu_ps(y, acc);
+}
+
+LC_INLINE void q6_K_x8_kernel(int64_t nb, const block_q6_K_x8 *w, const uint8_t *A, size_t as, float *y,
+                              int64_t ldy, const int MR) {
+    if (MR == 1) {
+        q6_K_x8_decode_kernel(nb, w, A, y);
+        return;
+    }
+    const block_q8_K *ab[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) ab[m] = (const block_q8_K *)(A + (size_t)m * as);
+    __m256 acc[6];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
+    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb * 4);
+    q6_K_x8_decoded dec;
+    for (int64_t b = 0; b < nb; b++) {
+        q6_K_x8_decode(&w[b], &dec);
+        __m256i isum[6];
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) isum[m] = _mm256_setzero_si256();
+        for (int k = 0; k < 64; k += 2) {
+            if (MR == 1 && k % 16 == 0) prefetch_step(&pf, b * 4 + k / 16);
+            LC_UNROLL
+            for (int m = 0; m < MR; m++) {
+                const int8_t *aq = ab[m][b].qs + 4 * k;
+                const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(dec.q[k], _mm256_set1_epi32(load_i32(aq))),
+                                                     _mm256_maddubs_epi16(dec.q[k + 1], _mm256_set1_epi32(load_i32(aq + 4))));
+                isum[m] = _mm256_add_epi32(isum[m], _mm256_madd_epi16(s16, dec.scale[k / 4]));
+            }
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) {
+            __m256i off = _mm256_madd_epi16(dec.scale2[0], _mm256_set1_epi32(load_i32(&ab[m][b].bsums[0])));
+            LC_UNROLL
+            for (int p = 1; p < 8; p++)
+                off = _mm256_add_epi32(off, _mm256_madd_epi16(dec.scale2[p], _mm256_set1_epi32(load_i32(&ab[m][b].bsums[2 * p]))));
+            const __m256i dot = _mm256_sub_epi32(isum[m], _mm256_slli_epi32(off, 5));
+            acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_broadcast_ss(&ab[m][b].d)), acc[m]);
+        }
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
+}
+
+X8_TILE_FN(tile_q6_K_x8, q6_K_x8_kernel, block_q6_K_x8, QK_K, LC_PRE_MR_X8_K)
+
 
 /* A block's 16 int8 scales widened once to int16 and split by half: half
  * h (elements 128h..128h+127) uses scales 8h..8h+7, and each 32-element
@@ -1115,6 +1272,7 @@ const lc_kernel_table lc_kernels_avx2 = {
         [LC_TYPE_Q4_0] = tile_q4_0_x8,
         [LC_TYPE_Q8_0] = tile_q8_0_x8,
         [LC_TYPE_Q4_K] = tile_q4_K_x8,
+        [LC_TYPE_Q6_K] = tile_q6_K_x8,
     },
     .act_row_size = act_row_size,
 };

@@ -12,13 +12,14 @@ static size_t x8_qs_bytes(int type) {
     case LC_TYPE_Q4_0: return QK4_0 / 2;
     case LC_TYPE_Q8_0: return QK8_0;
     case LC_TYPE_Q4_K: return QK_K / 2;
+    case LC_TYPE_Q6_K: return QK_K / 2 + QK_K / 4;
     default: return 0;
     }
 }
 
 bool lc_x8_supported(int type, int64_t nrows, int64_t K) {
     const size_t qs = x8_qs_bytes(type);
-    const int64_t bs = type == LC_TYPE_Q4_K ? QK_K : 32;
+    const int64_t bs = type == LC_TYPE_Q4_K || type == LC_TYPE_Q6_K ? QK_K : 32;
     return qs > 0 && nrows > 0 && nrows % LC_X8_ROWS == 0 && K > 0 && K % bs == 0;
 }
 
@@ -94,6 +95,27 @@ static void q4_K_unpack_block(const block_q4_K_x8 *x, int r, block_q4_K *dst) {
         for (int c = 0; c < 8; c++) memcpy(&dst->qs[32 * h + 4 * c], &x->qs[((h * 8 + c) * LC_X8_ROWS + r) * 4], 4);
 }
 
+/* ------------------------------------------------------------------ Q6_K */
+
+/* Moves one row's block between the plain and the x8 layout (to_x8 picks
+ * the direction): the byte positions are the same both ways. */
+static void q6_K_block_move(block_q6_K *plain, block_q6_K_x8 *x, int r, bool to_x8) {
+#define Q6_MOVE(xp, pp, n) (to_x8 ? memcpy((xp), (pp), (n)) : memcpy((pp), (xp), (n)))
+    Q6_MOVE(&x->d[r], &plain->d, 2);
+    for (int g = 0; g < QK_K / 16; g++) Q6_MOVE(&x->scales[g][r], &plain->scales[g], 1);
+    for (int n = 0; n < 2; n++) {
+        for (int c = 0; c < 16; c++) Q6_MOVE(x->ql[n][c][r], &plain->ql[64 * n + 4 * c], 4);
+        for (int c = 0; c < 8; c++) Q6_MOVE(x->qh[n][c][r], &plain->qh[32 * n + 4 * c], 4);
+    }
+#undef Q6_MOVE
+}
+
+static void q6_K_group_to_x8(const uint8_t *rows, size_t row_size, int64_t nb, block_q6_K_x8 *out) {
+    for (int64_t b = 0; b < nb; b++)
+        for (int r = 0; r < LC_X8_ROWS; r++)
+            q6_K_block_move((block_q6_K *)(rows + (size_t)r * row_size) + b, &out[b], r, true);
+}
+
 /* ------------------------------------------------------- Q4_0 and Q8_0 */
 
 /* One group: 8 plain rows in `rows` -> x8 blocks at `out`. */
@@ -119,6 +141,7 @@ int lc_x8_repack(int type, void *data, int64_t nrows, int64_t K) {
         uint8_t *group = (uint8_t *)data + (size_t)g * group_bytes;
         memcpy(plain, group, group_bytes);
         if (type == LC_TYPE_Q4_K) q4_K_group_to_x8(plain, row_size, K / QK_K, (block_q4_K_x8 *)group);
+        else if (type == LC_TYPE_Q6_K) q6_K_group_to_x8(plain, row_size, K / QK_K, (block_q6_K_x8 *)group);
         else group_to_x8(plain, row_size, K / 32, x8_qs_bytes(type), group);
     }
     free(plain);
@@ -128,6 +151,10 @@ int lc_x8_repack(int type, void *data, int64_t nrows, int64_t K) {
 void lc_x8_unpack_block(int type, const void *group, int64_t b, int r, void *out) {
     if (type == LC_TYPE_Q4_K) {
         q4_K_unpack_block((const block_q4_K_x8 *)group + b, r, out);
+        return;
+    }
+    if (type == LC_TYPE_Q6_K) {
+        q6_K_block_move(out, (block_q6_K_x8 *)group + b, r, false);
         return;
     }
     const size_t qs_bytes = x8_qs_bytes(type), block = 2 + qs_bytes;

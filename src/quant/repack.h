@@ -20,6 +20,12 @@
  * qs[h][c][r][4] = bytes 32h + 4c .. +3 of row r's qs: low nibbles are
  * elements 64h + 4c.. (sub-block 2h), high ones 64h + 32 + 4c.. (2h + 1).
  *
+ * Q6_K: per super-block of 8 rows, block_q6_K_x8 below: the rows' d, the
+ * 16 int8 scales as scales[g][r], and ql / qh regrouped 4 bytes at a time
+ * like the other types (ql[n][c][r] = bytes 64n + 4c.. of row r's ql,
+ * qh[n][c][r] = bytes 32n + 4c.. of its qh), so that one load of each gives
+ * 8 rows' bits of the same elements.
+ *
  * A group keeps the size of 8 plain rows (8 x 18 bytes per block), so the
  * group holding rows 8g.. still starts at 8g * row_size and the matmul
  * driver addresses repacked and plain matrices alike. Only whole groups
@@ -56,6 +62,14 @@ typedef struct {
     uint8_t qs[QK_K / 2 * LC_X8_ROWS];
 } block_q4_K_x8;
 _Static_assert(sizeof(block_q4_K_x8) == 8 * sizeof(block_q4_K), "q4_K x8 group keeps 8 rows' size");
+
+typedef struct {
+    lc_f16 d[LC_X8_ROWS];
+    int8_t scales[QK_K / 16][LC_X8_ROWS];
+    uint8_t ql[2][16][LC_X8_ROWS][4];
+    uint8_t qh[2][8][LC_X8_ROWS][4];
+} block_q6_K_x8;
+_Static_assert(sizeof(block_q6_K_x8) == 8 * sizeof(block_q6_K), "q6_K x8 group keeps 8 rows' size");
 
 /* Whether a weight type has an x8 layout and an nrows x K matrix can take it. */
 bool lc_x8_supported(int type, int64_t nrows, int64_t K);
