@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Benchmarks llamac on real-shape models with random weights and writes
-# bench/results/DATE.md with the machine's description.
+# bench/results/DATE-COMMIT.md with the machine's description.
 #
 #   bash bench/run.sh                 # Llama-3.2-1B shape: q4_0, q4_k_m, q8_0, f16
 #   BENCH_8B=1 bash bench/run.sh      # also the Llama-3.1-8B shape in q4_0
 #   REPS=3 THREADS=2 bash bench/run.sh
+#   BASELINE=/tmp/old/llamac bash bench/run.sh        # another build, same run
+#   BASELINE="build/llamac --no-repack" bash bench/run.sh
+#
+# With BASELINE, every model is measured by both, alternating (baseline
+# first), and the table shows the ratios: on a shared machine only ratios
+# from one run mean something.
 #
 # Models are made once under bench/models/ (git-ignored) with
 # ../shared/tools/make_synthetic_hf.py (needs python3-numpy) and
@@ -18,7 +24,8 @@ REPS=${REPS:-5}
 THREADS=${THREADS:-$(nproc)}
 SYNTH=${SYNTH:-../shared/tools/make_synthetic_hf.py}
 MODELS=bench/models
-OUT=bench/results/$(date -u +%Y-%m-%d).md
+OUT=${OUT:-bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD).md}
+BASELINE=${BASELINE:-}
 BIN=build/llamac
 
 make build >/dev/null
@@ -63,9 +70,37 @@ if [ "${BENCH_8B:-0}" = 1 ]; then
     models+=("$MODELS/llama3.1-8b-q4_0.gguf")
 fi
 
+# One `llamac bench --json` run; prints "pp pp_sd tg tg_sd".
+bench_json() { # cmd model
+    local bin=${1%% *} opts=""
+    [ "$bin" != "$1" ] && opts=${1#* }
+    # shellcheck disable=SC2086
+    "$bin" bench -m "$2" -p 512 -n 128 -r "$REPS" -t "$THREADS" --json $opts |
+        awk -F'"avg_ts": |, "stddev_ts": |}' '
+            /"pp512"/ { pp = $2; pps = $3 } /"tg128"/ { tg = $2; tgs = $3 }
+            END { print pp + 0, pps + 0, tg + 0, tgs + 0 }'
+}
+membw_run() { build/membw -t "$THREADS"; }
+membw_field() { awk -v f="$2" '/best/ { for (i = 1; i <= NF; i++) if ($i == f) { print $(i + 1); exit } }' <<<"$1" | tr -d ','; }
+
 echo "measuring read bandwidth..." >&2
-membw_out=$(build/membw -t "$THREADS")
-bw=$(printf '%s\n' "$membw_out" | awk '/best/ { for (i = 1; i <= NF; i++) if ($i ~ /^[0-9.]+$/) { print $i; exit } }')
+membw_before=$(membw_run)
+
+rows=()
+for m in "${models[@]}"; do
+    base="- -"
+    if [ -n "$BASELINE" ]; then
+        echo "benchmarking $m with the baseline..." >&2
+        base=$(bench_json "$BASELINE" "$m")
+    fi
+    echo "benchmarking $m..." >&2
+    rows+=("$(basename "$m" .gguf) $(stat -c %s "$m") $(weights_read_per_token "$m") $(bench_json "$BIN" "$m") $base")
+done
+echo "measuring read bandwidth again..." >&2
+membw_after=$(membw_run)
+# The roofline: the better of the two probes' best and median passes.
+bw=$(printf '%s\n%s\n' "$(membw_field "$membw_before" best)" "$(membw_field "$membw_after" best)" | sort -g | tail -1)
+bw_med=$(printf '%s\n%s\n' "$(membw_field "$membw_before" median)" "$(membw_field "$membw_after" median)" | sort -g | tail -1)
 
 {
     echo "# llamac benchmark, $(date -u +%Y-%m-%d)"
@@ -73,35 +108,32 @@ bw=$(printf '%s\n' "$membw_out" | awk '/best/ { for (i = 1; i <= NF; i++) if ($i
     echo "- machine: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores," \
          "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- CPU features: $(grep -m1 -o -w -E 'avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|asimddp' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-    echo "- llamac commit $(git rev-parse --short HEAD), kernels: $("$BIN" info --system | awk -F': ' '/chosen/ { print $2 }')"
-    echo "- command: \`llamac bench -m MODEL -p 512 -n 128 -r $REPS -t $THREADS\`; bandwidth: \`build/membw -t $THREADS\`"
-    echo "- read bandwidth (membw, same run): **$bw GB/s**"
+    echo "- llamac commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include tools || echo ' (+ uncommitted changes)'), kernels: $("$BIN" info --system | awk -F': ' '/chosen/ { print $2 }')"
+    echo "- command: \`llamac bench -m MODEL -p 512 -n 128 -r $REPS -t $THREADS\`; bandwidth: \`build/membw -t $THREADS\` before and after"
+    echo "- read bandwidth (membw, same run): best **$bw GB/s**, median $bw_med GB/s"
+    [ -n "$BASELINE" ] && echo "- baseline: \`$BASELINE\`, run right before each model's own run"
     echo
-    echo "| model | size MiB | pp512 tok/s | tg128 tok/s | weights read/token MiB | decode GB/s | fraction of membw |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| model | size MiB | pp512 tok/s | tg128 tok/s | weights read/token MiB | decode GB/s | of membw best / median |$([ -n "$BASELINE" ] && echo " baseline pp512 | baseline tg128 | pp ratio | tg ratio |")"
+    echo "|---|---:|---:|---:|---:|---:|---:|$([ -n "$BASELINE" ] && echo "---:|---:|---:|---:|")"
+    for r in "${rows[@]}"; do
+        # shellcheck disable=SC2086
+        set -- $r
+        awk -v m="$1" -v size="$2" -v rb="$3" -v pp="$4" -v pps="$5" -v tg="$6" -v tgs="$7" -v bpp="$8" \
+            -v bpps="$9" -v btg="${10}" -v btgs="${11}" -v bw="$bw" -v bwm="$bw_med" 'BEGIN {
+                gbs = rb * tg / 1e9
+                printf "| %s | %.0f | %.1f ± %.1f | %.2f ± %.2f | %.0f | %.1f | %.0f%% / %.0f%% |",
+                       m, size / 1048576, pp, pps, tg, tgs, rb / 1048576, gbs, 100 * gbs / bw, 100 * gbs / bwm
+                if (bpp != "-") printf " %.1f ± %.1f | %.2f ± %.2f | %.2f | %.2f |", bpp, bpps, btg, btgs, pp / bpp, tg / btg
+                printf "\n" }'
+    done
+    echo
+    echo "membw before the models:"
+    echo
+    printf '%s\n' "$membw_before" | sed 's/^/    /'
+    echo
+    echo "membw after the models:"
+    echo
+    printf '%s\n' "$membw_after" | sed 's/^/    /'
 } > "$OUT.tmp"
-
-for m in "${models[@]}"; do
-    echo "benchmarking $m..." >&2
-    json=$("$BIN" bench -m "$m" -p 512 -n 128 -r "$REPS" -t "$THREADS" --json)
-    pp=$(printf '%s\n' "$json" | awk -F'"avg_ts": ' '/"pp512"/ { split($2, a, ","); print a[1] }')
-    pps=$(printf '%s\n' "$json" | awk -F'"stddev_ts": ' '/"pp512"/ { split($2, a, "}"); print a[1] }')
-    tg=$(printf '%s\n' "$json" | awk -F'"avg_ts": ' '/"tg128"/ { split($2, a, ","); print a[1] }')
-    tgs=$(printf '%s\n' "$json" | awk -F'"stddev_ts": ' '/"tg128"/ { split($2, a, "}"); print a[1] }')
-    size=$(stat -c %s "$m")
-    read_bytes=$(weights_read_per_token "$m")
-    awk -v m="$(basename "$m" .gguf)" -v size="$size" -v pp="$pp" -v pps="$pps" -v tg="$tg" -v tgs="$tgs" \
-        -v rb="$read_bytes" -v bw="$bw" 'BEGIN {
-            gbs = rb * tg / 1e9
-            printf "| %s | %.0f | %.1f ± %.1f | %.2f ± %.2f | %.0f | %.1f | %.0f%% |\n",
-                   m, size / 1048576, pp, pps, tg, tgs, rb / 1048576, gbs, 100 * gbs / bw }' >> "$OUT.tmp"
-done
-
-{
-    echo
-    echo "membw output:"
-    echo
-    printf '%s\n' "$membw_out" | sed 's/^/    /'
-} >> "$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 cat "$OUT"
