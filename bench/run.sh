@@ -29,6 +29,8 @@ BASELINE=${BASELINE:-}
 BIN=build/llamac
 
 make build >/dev/null
+# what was built (said now: the tree may change while the benchmark runs)
+built="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include tools || echo ' (+ uncommitted changes)')"
 mkdir -p "$MODELS" bench/results
 
 make_hf() { # preset dir
@@ -108,7 +110,7 @@ bw_med=$(printf '%s\n%s\n' "$(membw_field "$membw_before" median)" "$(membw_fiel
     echo "- machine: $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores," \
          "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- CPU features: $(grep -m1 -o -w -E 'avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|asimddp' /proc/cpuinfo | sort -u | tr '\n' ' ')"
-    echo "- llamac commit $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src include tools || echo ' (+ uncommitted changes)'), kernels: $("$BIN" info --system | awk -F': ' '/chosen/ { print $2 }')"
+    echo "- llamac commit $built, kernels: $("$BIN" info --system | awk -F': ' '/chosen/ { print $2 }')"
     echo "- command: \`llamac bench -m MODEL -p 512 -n 128 -r $REPS -t $THREADS\`; bandwidth: \`build/membw -t $THREADS\` before and after"
     echo "- read bandwidth (membw, same run): best **$bw GB/s**, median $bw_med GB/s"
     [ -n "$BASELINE" ] && echo "- baseline: \`$BASELINE\`, run right before each model's own run"
