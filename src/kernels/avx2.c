@@ -575,6 +575,51 @@ LC_INLINE void q4_0_x8_kernel(int64_t nb, const block_q4_0_x8 *w, const uint8_t 
     for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
 }
 
+/* Decode of two groups far apart in one pass: two independent memory
+ * streams per thread keep more of the hardware prefetchers and line fill
+ * buffers busy than one (bench/membw -j), and the activation broadcasts
+ * are shared. Each output sees the same operations as in q4_0_x8_kernel
+ * with MR == 1, so results do not depend on how groups are paired. */
+LC_INLINE void q4_0_x8_decode2(int64_t nb, const block_q4_0_x8 *w0, const block_q4_0_x8 *w1, const uint8_t *A,
+                               float *y0, float *y1) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    const q8_0_act ar = q8_0_act_row(A, &l);
+    const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
+    const block_q4_0_x8 *w[2] = {w0, w1};
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const prefetcher pf0 = prefetch_plan_x8(w0, (size_t)nb * sizeof *w0, nb);
+    const prefetcher pf1 = prefetch_plan_x8(w1, (size_t)nb * sizeof *w1, nb);
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_step(&pf0, b);
+        prefetch_step(&pf1, b);
+        __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        LC_UNROLL
+        for (int c = 0; c < 4; c++) {
+            const int8_t *aq = ar.blocks[b].qs;
+            const __m256i a_lo = _mm256_set1_epi32(load_i32(aq + 4 * c));
+            const __m256i a_hi = _mm256_set1_epi32(load_i32(aq + 16 + 4 * c));
+            LC_UNROLL
+            for (int g = 0; g < 2; g++) {
+                const __m256i raw = _mm256_loadu_si256((const __m256i *)(w[g][b].qs + 32 * c));
+                const __m256i lo = _mm256_and_si256(raw, low4);
+                const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4);
+                s16[g] = _mm256_add_epi16(s16[g], _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo),
+                                                                   _mm256_maddubs_epi16(hi, a_hi)));
+            }
+        }
+        const __m256 da = _mm256_broadcast_ss(&ar.d[b]);
+        const __m256i sa = _mm256_set1_epi32(ar.s8[b]);
+        LC_UNROLL
+        for (int g = 0; g < 2; g++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[g][b].d));
+            const __m256i dot = _mm256_sub_epi32(_mm256_madd_epi16(s16[g], ones), sa);
+            acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(dw, da), acc[g]);
+        }
+    }
+    _mm256_storeu_ps(y0, acc[0]);
+    _mm256_storeu_ps(y1, acc[1]);
+}
+
 /* Q8_0 in the x8 layout: as Q4_0 x8, with 8 vectors of signed quants per
  * block. maddubs wants one unsigned operand: |w| is taken once per vector
  * and shared by the MR rows, the sign of w moves onto each row's
@@ -617,6 +662,41 @@ LC_INLINE void q8_0_x8_kernel(int64_t nb, const block_q8_0_x8 *w, const uint8_t 
     for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
 }
 
+/* Two groups far apart in one pass, as q4_0_x8_decode2. */
+LC_INLINE void q8_0_x8_decode2(int64_t nb, const block_q8_0_x8 *w0, const block_q8_0_x8 *w1, const uint8_t *A,
+                               float *y0, float *y1) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    const q8_0_act ar = q8_0_act_row(A, &l);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const block_q8_0_x8 *w[2] = {w0, w1};
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const prefetcher pf0 = prefetch_plan_x8(w0, (size_t)nb * sizeof *w0, nb);
+    const prefetcher pf1 = prefetch_plan_x8(w1, (size_t)nb * sizeof *w1, nb);
+    for (int64_t b = 0; b < nb; b++) {
+        prefetch_step(&pf0, b);
+        prefetch_step(&pf1, b);
+        __m256i s32[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        LC_UNROLL
+        for (int c = 0; c < 8; c++) {
+            const __m256i a = _mm256_set1_epi32(load_i32(ar.blocks[b].qs + 4 * c));
+            LC_UNROLL
+            for (int g = 0; g < 2; g++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(w[g][b].qs + 32 * c));
+                const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
+                s32[g] = _mm256_add_epi32(s32[g], _mm256_madd_epi16(p, ones));
+            }
+        }
+        const __m256 da = _mm256_broadcast_ss(&ar.d[b]);
+        LC_UNROLL
+        for (int g = 0; g < 2; g++) {
+            const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[g][b].d));
+            acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s32[g]), _mm256_mul_ps(dw, da), acc[g]);
+        }
+    }
+    _mm256_storeu_ps(y0, acc[0]);
+    _mm256_storeu_ps(y1, acc[1]);
+}
+
 #ifndef LC_PRE_MR_X8
 #define LC_PRE_MR_X8 4
 #endif
@@ -644,8 +724,36 @@ LC_INLINE void q8_0_x8_kernel(int64_t nb, const block_q8_0_x8 *w, const uint8_t 
             }                                                                                              \
         }                                                                                                  \
     }
-X8_TILE_FN(tile_q4_0_x8, q4_0_x8_kernel, block_q4_0_x8, QK4_0, LC_PRE_MR_X8)
-X8_TILE_FN(tile_q8_0_x8, q8_0_x8_kernel, block_q8_0_x8, QK8_0, LC_PRE_MR_X8)
+X8_TILE_FN(tile_q4_0_x8_rows, q4_0_x8_kernel, block_q4_0_x8, QK4_0, LC_PRE_MR_X8)
+X8_TILE_FN(tile_q8_0_x8_rows, q8_0_x8_kernel, block_q8_0_x8, QK8_0, LC_PRE_MR_X8)
+
+#ifndef LC_X8_DECODE_STREAMS
+#define LC_X8_DECODE_STREAMS 2
+#endif
+
+/* Decode pairs group i with group i + half of the call's groups (two
+ * memory streams per thread: measured +14-15% single-thread decode on the
+ * 1B Q4_0 file, bench/results/2026-11-25-x8.md); prefill and odd groups go
+ * through the one-group tiles. */
+#define X8_DECODE2_TILE_FN(fname, rows_fn, decode2, block_type, block_elems)                               \
+    static void fname(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, int mr,  \
+                      float *y, int64_t ldy) {                                                             \
+        const int64_t n_groups = nr / LC_X8_ROWS, half = n_groups / 2;                                    \
+        if (mr != 1 || LC_X8_DECODE_STREAMS < 2 || half == 0) {                                            \
+            rows_fn(K, W, ws, nr, A, as, mr, y, ldy);                                                      \
+            return;                                                                                        \
+        }                                                                                                  \
+        const size_t group_bytes = (size_t)LC_X8_ROWS * ws;                                                \
+        for (int64_t g = 0; g < half; g++)                                                                 \
+            decode2(K / (block_elems), (const block_type *)((const uint8_t *)W + (size_t)g * group_bytes),  \
+                    (const block_type *)((const uint8_t *)W + (size_t)(g + half) * group_bytes), A,         \
+                    y + g * LC_X8_ROWS, y + (g + half) * LC_X8_ROWS);                                      \
+        if (n_groups % 2)                                                                                  \
+            rows_fn(K, (const uint8_t *)W + (size_t)(n_groups - 1) * group_bytes, ws, LC_X8_ROWS, A, as, 1, \
+                    y + (n_groups - 1) * LC_X8_ROWS, ldy);                                                 \
+    }
+X8_DECODE2_TILE_FN(tile_q4_0_x8, tile_q4_0_x8_rows, q4_0_x8_decode2, block_q4_0_x8, QK4_0)
+X8_DECODE2_TILE_FN(tile_q8_0_x8, tile_q8_0_x8_rows, q8_0_x8_decode2, block_q8_0_x8, QK8_0)
 
 /* Q8_0: maddubs wants an unsigned operand, so |w| goes there and the sign
  * of w moves onto a. |pairs| <= 2*128*127 fits int16 (a is never -128). */
