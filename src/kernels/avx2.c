@@ -1007,7 +1007,71 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
     for (int m = 0; m < MR; m++) _mm256_storeu_ps(y + m * ldy, acc[m]);
 }
 
-X8_TILE_FN(tile_q4_K_x8, q4_K_x8_kernel, block_q4_K_x8, QK_K, LC_PRE_MR_X8_K)
+X8_TILE_FN(tile_q4_K_x8_rows, q4_K_x8_kernel, block_q4_K_x8, QK_K, LC_PRE_MR_X8_K)
+
+/* Decode of two groups far apart in one pass (see q4_0_x8_decode2): the
+ * per-output operations of q4_K_x8_kernel with MR == 1, for two groups in
+ * lock step sharing the activation broadcasts. */
+LC_INLINE void q4_K_x8_decode2(int64_t nb, const block_q4_K_x8 *w0, const block_q4_K_x8 *w1, const uint8_t *A,
+                               float *y0, float *y1) {
+    const __m256i low4 = _mm256_set1_epi8(0x0f);
+    const block_q8_K *ab = (const block_q8_K *)A;
+    const int16_t *asum = (const int16_t *)(A + q8_K_asum_offset(nb * QK_K));
+    const block_q4_K_x8 *w[2] = {w0, w1};
+    __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+    const prefetcher pf0 = prefetch_plan_x8(w0, (size_t)nb * sizeof *w0, nb * 4);
+    const prefetcher pf1 = prefetch_plan_x8(w1, (size_t)nb * sizeof *w1, nb * 4);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i sc6[2][2];
+        LC_UNROLL
+        for (int g = 0; g < 2; g++) q4_K_x8_unpack6(w[g][b].scales_lo, w[g][b].scales_hi, sc6[g]);
+        __m256i isum[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+        LC_UNROLL
+        for (int h = 0; h < 4; h++) {
+            prefetch_step(&pf0, b * 4 + h);
+            prefetch_step(&pf1, b * 4 + h);
+            LC_UNROLL
+            for (int part = 0; part < 2; part++) {
+                __m256i s16[2] = {_mm256_setzero_si256(), _mm256_setzero_si256()};
+                LC_UNROLL
+                for (int c = 0; c < 8; c++) {
+                    const __m256i a = _mm256_set1_epi32(load_i32(ab[b].qs + 64 * h + 32 * part + 4 * c));
+                    LC_UNROLL
+                    for (int g = 0; g < 2; g++) {
+                        const __m256i raw = _mm256_loadu_si256((const __m256i *)(w[g][b].qs + h * 8 * 32 + 32 * c));
+                        const __m256i nib = part ? _mm256_and_si256(_mm256_srli_epi16(raw, 4), low4)
+                                                 : _mm256_and_si256(raw, low4);
+                        s16[g] = _mm256_add_epi16(s16[g], _mm256_maddubs_epi16(nib, a));
+                    }
+                }
+                LC_UNROLL
+                for (int g = 0; g < 2; g++) {
+                    const __m256i sc = q4_K_x8_pairs(dup_half(sc6[g][h / 2], h % 2), 8 * part, 8 * part);
+                    isum[g] = _mm256_add_epi32(isum[g], _mm256_madd_epi16(s16[g], sc));
+                }
+            }
+        }
+        const __m256 da = _mm256_broadcast_ss(&ab[b].d);
+        LC_UNROLL
+        for (int g = 0; g < 2; g++) {
+            __m256i mn6[2];
+            q4_K_x8_unpack6(w[g][b].mins_lo, w[g][b].mins_hi, mn6);
+            __m256i imin = _mm256_madd_epi16(q4_K_x8_pairs(dup_half(mn6[0], 0), 0, 8), _mm256_set1_epi32(load_i32(asum + 8 * b)));
+            LC_UNROLL
+            for (int p = 1; p < 4; p++)
+                imin = _mm256_add_epi32(imin, _mm256_madd_epi16(q4_K_x8_pairs(dup_half(mn6[p / 2], p % 2), 0, 8),
+                                                                _mm256_set1_epi32(load_i32(asum + 8 * b + 2 * p))));
+            const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[g][b].d));
+            const __m256 dmin = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[g][b].dmin));
+            acc[g] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[g]), _mm256_mul_ps(d, da), acc[g]);
+            acc[g] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(imin), _mm256_mul_ps(dmin, da), acc[g]);
+        }
+    }
+    _mm256_storeu_ps(y0, acc[0]);
+    _mm256_storeu_ps(y1, acc[1]);
+}
+
+X8_DECODE2_TILE_FN(tile_q4_K_x8, tile_q4_K_x8_rows, q4_K_x8_decode2, block_q4_K_x8, QK_K)
 
 /* ------------------------------------------------------ Q6_K x Q8_K */
 
