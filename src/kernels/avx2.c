@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "quant/quant.h"
 #include "quant/repack.h"
 
 #define LC_INLINE static inline __attribute__((always_inline))
@@ -71,18 +72,6 @@ typedef struct prefetcher {
 LC_INLINE prefetcher prefetch_plan(const uint8_t *group, size_t group_bytes, int64_t iters) {
     prefetcher p = {(uintptr_t)group + group_bytes, 0};
     if (iters > 0) p.lines_per_iter = ((int64_t)group_bytes / 64 + iters - 1) / iters;
-    return p;
-}
-
-/* For an x8 group (8 rows, several KB): the same spreading, but `ahead`
- * bytes in front of the data being read rather than a whole group ahead,
- * which would hold two groups in L1 at once. */
-#ifndef LC_X8_PF_AHEAD
-#define LC_X8_PF_AHEAD 0
-#endif
-LC_INLINE prefetcher prefetch_plan_x8(const void *group, size_t group_bytes, int64_t iters) {
-    prefetcher p = prefetch_plan(group, group_bytes, iters);
-    if (LC_X8_PF_AHEAD > 0) p.next = (uintptr_t)group + LC_X8_PF_AHEAD;
     return p;
 }
 
@@ -543,7 +532,7 @@ LC_INLINE void q4_0_x8_kernel(int64_t nb, const block_q4_0_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb);
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb);
     for (int64_t b = 0; b < nb; b++) {
         if (MR == 1) prefetch_step(&pf, b);
         __m256i s16[6];
@@ -587,8 +576,8 @@ LC_INLINE void q4_0_x8_decode2(int64_t nb, const block_q4_0_x8 *w0, const block_
     const __m256i low4 = _mm256_set1_epi8(0x0f), ones = _mm256_set1_epi16(1);
     const block_q4_0_x8 *w[2] = {w0, w1};
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const prefetcher pf0 = prefetch_plan_x8(w0, (size_t)nb * sizeof *w0, nb);
-    const prefetcher pf1 = prefetch_plan_x8(w1, (size_t)nb * sizeof *w1, nb);
+    const prefetcher pf0 = prefetch_plan((const uint8_t *)w0, (size_t)nb * sizeof *w0, nb);
+    const prefetcher pf1 = prefetch_plan((const uint8_t *)w1, (size_t)nb * sizeof *w1, nb);
     for (int64_t b = 0; b < nb; b++) {
         prefetch_step(&pf0, b);
         prefetch_step(&pf1, b);
@@ -635,7 +624,7 @@ LC_INLINE void q8_0_x8_kernel(int64_t nb, const block_q8_0_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb);
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb);
     for (int64_t b = 0; b < nb; b++) {
         if (MR == 1) prefetch_step(&pf, b);
         __m256i s32[6];
@@ -670,8 +659,8 @@ LC_INLINE void q8_0_x8_decode2(int64_t nb, const block_q8_0_x8 *w0, const block_
     const __m256i ones = _mm256_set1_epi16(1);
     const block_q8_0_x8 *w[2] = {w0, w1};
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const prefetcher pf0 = prefetch_plan_x8(w0, (size_t)nb * sizeof *w0, nb);
-    const prefetcher pf1 = prefetch_plan_x8(w1, (size_t)nb * sizeof *w1, nb);
+    const prefetcher pf0 = prefetch_plan((const uint8_t *)w0, (size_t)nb * sizeof *w0, nb);
+    const prefetcher pf1 = prefetch_plan((const uint8_t *)w1, (size_t)nb * sizeof *w1, nb);
     for (int64_t b = 0; b < nb; b++) {
         prefetch_step(&pf0, b);
         prefetch_step(&pf1, b);
@@ -805,23 +794,6 @@ LC_INLINE __m256i bcast16_mask(int j) {
     return _mm256_set1_epi16((short)((2 * j) | ((2 * j + 1) << 8)));
 }
 
-/* The 6-bit scales and mins of a Q4_K block, as 8 bytes each. Bytes 0..3
- * hold sc[0..3] and the top bits of sc[4..7]; 4..7 the same for m; 8..11
- * the low nibbles of sc[4..7] (low) and m[4..7] (high). */
-LC_INLINE void q4_K_scales(const uint8_t s[12], uint8_t sc[8], uint8_t mn[8]) {
-    uint32_t a0, a1, a2;
-    memcpy(&a0, s, 4);
-    memcpy(&a1, s + 4, 4);
-    memcpy(&a2, s + 8, 4);
-    uint32_t sc_lo = a0 & 0x3f3f3f3f, m_lo = a1 & 0x3f3f3f3f;
-    uint32_t sc_hi = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
-    uint32_t m_hi = ((a2 >> 4) & 0x0f0f0f0f) | (((a1 >> 6) & 0x03030303) << 4);
-    memcpy(sc, &sc_lo, 4);
-    memcpy(sc + 4, &sc_hi, 4);
-    memcpy(mn, &m_lo, 4);
-    memcpy(mn + 4, &m_hi, 4);
-}
-
 LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_t *A, size_t as,
                            float *y, int64_t ldy, const int MR, const int NR) {
     const __m256i low4 = _mm256_set1_epi8(0x0f);
@@ -839,7 +811,7 @@ LC_INLINE void q4_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
         for (int n = 0; n < NR; n++) {
             wb[n] = (const block_q4_K *)(W + (size_t)n * ws) + b;
             uint8_t sc[8], mn[8];
-            q4_K_scales(wb[n]->scales, sc, mn);
+            lc_k4_scales_all(wb[n]->scales, sc, mn);
             __m128i sc16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)sc));
             __m128i m16 = _mm_cvtepu8_epi16(_mm_loadl_epi64((const __m128i *)mn));
             scales[n] = _mm256_broadcastsi128_si256(sc16);
@@ -947,7 +919,7 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb * 4);
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb * 4);
     for (int64_t b = 0; b < nb; b++) {
         __m256i sc6[2], mn6[2];
         q4_K_x8_unpack6(w[b].scales_lo, w[b].scales_hi, sc6);
@@ -1019,8 +991,8 @@ LC_INLINE void q4_K_x8_decode2(int64_t nb, const block_q4_K_x8 *w0, const block_
     const int16_t *asum = (const int16_t *)(A + q8_K_asum_offset(nb * QK_K));
     const block_q4_K_x8 *w[2] = {w0, w1};
     __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
-    const prefetcher pf0 = prefetch_plan_x8(w0, (size_t)nb * sizeof *w0, nb * 4);
-    const prefetcher pf1 = prefetch_plan_x8(w1, (size_t)nb * sizeof *w1, nb * 4);
+    const prefetcher pf0 = prefetch_plan((const uint8_t *)w0, (size_t)nb * sizeof *w0, nb * 4);
+    const prefetcher pf1 = prefetch_plan((const uint8_t *)w1, (size_t)nb * sizeof *w1, nb * 4);
     for (int64_t b = 0; b < nb; b++) {
         __m256i sc6[2][2];
         LC_UNROLL
@@ -1129,7 +1101,7 @@ LC_INLINE void q6_K_x8_decode_kernel(int64_t nb, const block_q6_K_x8 *w, const u
     const __m256i low4 = _mm256_set1_epi8(0x0f), bits45 = _mm256_set1_epi8(0x30);
     const block_q8_K *ab = (const block_q8_K *)A;
     __m256 acc = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb * 8);
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb * 8);
     for (int64_t b = 0; b < nb; b++) {
         __m256i scale[16], scale2[8];
         q6_K_x8_scales(&w[b], scale, scale2);
@@ -1185,7 +1157,7 @@ LC_INLINE void q6_K_x8_kernel(int64_t nb, const block_q6_K_x8 *w, const uint8_t 
     __m256 acc[6];
     LC_UNROLL
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
-    const prefetcher pf = prefetch_plan_x8(w, (size_t)nb * sizeof *w, nb * 4);
+    const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb * 4);
     q6_K_x8_decoded dec;
     for (int64_t b = 0; b < nb; b++) {
         q6_K_x8_decode(&w[b], &dec);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "quant/quant.h"
 
 #define LC_INLINE static inline __attribute__((always_inline))
 /* The MR x NR loops must be unrolled for the accumulators to live in
@@ -106,21 +107,6 @@ static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
 }
 
 /* ---------------------------------------------------- shared by kernels */
-
-/* The 6-bit scales and mins of a Q4_K block (layout: formats.md 2.4). */
-LC_INLINE void q4_K_scales(const uint8_t s[12], uint8_t sc[8], uint8_t mn[8]) {
-    uint32_t a0, a1, a2;
-    memcpy(&a0, s, 4);
-    memcpy(&a1, s + 4, 4);
-    memcpy(&a2, s + 8, 4);
-    uint32_t sc_lo = a0 & 0x3f3f3f3f, m_lo = a1 & 0x3f3f3f3f;
-    uint32_t sc_hi = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
-    uint32_t m_hi = ((a2 >> 4) & 0x0f0f0f0f) | (((a1 >> 6) & 0x03030303) << 4);
-    memcpy(sc, &sc_lo, 4);
-    memcpy(sc + 4, &sc_hi, 4);
-    memcpy(mn, &m_lo, 4);
-    memcpy(mn + 4, &m_hi, 4);
-}
 
 enum kernel_kind { KIND_Q4_0, KIND_Q8_0, KIND_Q4_K, KIND_Q6_K, KIND_F32, KIND_F16, KIND_BF16 };
 

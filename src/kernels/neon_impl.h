@@ -4,7 +4,7 @@
  * each instantiation its own names. Structure as in avx2.c: one body per
  * type computes an MR x NR tile with MR, NR compile-time constants, each
  * output with its own accumulator and the same operations in every shape.
- * Needs from neon.c: LC_INLINE, f16_to_f32, q4_K_scales. */
+ * Needs from neon.c: LC_INLINE, f16_to_f32; quant/quant.h. */
 
 /* acc + the int8 dot product of 16 lanes, as 4 int32 partial sums. Without
  * SDOT, two products share an int16 lane: |w*a| <= 128*127 each, so the
@@ -86,7 +86,7 @@ LC_INLINE void FN(q4_K_kernel)(int64_t nb, const uint8_t *W, size_t ws, const ui
         LC_UNROLL
         for (int n = 0; n < NR; n++) {
             wb[n] = (const block_q4_K *)(W + (size_t)n * ws) + b;
-            q4_K_scales(wb[n]->scales, sc[n], mn[n]);
+            lc_k4_scales_all(wb[n]->scales, sc[n], mn[n]);
         }
         int32x4_t isum[4][4];
         LC_UNROLL

@@ -33,7 +33,7 @@ void lc_tile_reference_x8(int wtype, int64_t K, const void *W, size_t wstride, i
     }
     const int64_t bs = t->block_size, nb = K / bs;
     const size_t a_block = at->type_size * (size_t)(bs / at->block_size);
-    _Alignas(16) uint8_t block[256]; /* one plain weight block (the largest x8 type, Q4_K, has 144 bytes) */
+    _Alignas(16) uint8_t block[256]; /* one plain weight block (the largest x8 type, Q6_K, has 210 bytes) */
     for (int64_t g = 0; g < nr / LC_X8_ROWS; g++) {
         const uint8_t *group = (const uint8_t *)W + (size_t)g * LC_X8_ROWS * wstride;
         for (int m = 0; m < mr; m++) {

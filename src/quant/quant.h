@@ -77,6 +77,33 @@ static inline void lc_k4_scale_min(const uint8_t scales[K_SCALE_SIZE], int j, in
     }
 }
 
+/* All 8 scales and mins of a Q4_K/Q5_K block at once, word-wise (what the
+ * SIMD kernels use): bytes 0..3 hold sc[0..3] and the top bits of sc[4..7],
+ * 4..7 the same for m, 8..11 the low nibbles of sc[4..7] and m[4..7]. */
+static inline void lc_k4_scales_all(const uint8_t s[K_SCALE_SIZE], uint8_t sc[8], uint8_t mn[8]) {
+    uint32_t a0, a1, a2;
+    memcpy(&a0, s, 4);
+    memcpy(&a1, s + 4, 4);
+    memcpy(&a2, s + 8, 4);
+    uint32_t sc_lo = a0 & 0x3f3f3f3f, m_lo = a1 & 0x3f3f3f3f;
+    uint32_t sc_hi = (a2 & 0x0f0f0f0f) | (((a0 >> 6) & 0x03030303) << 4);
+    uint32_t m_hi = ((a2 >> 4) & 0x0f0f0f0f) | (((a1 >> 6) & 0x03030303) << 4);
+    memcpy(sc, &sc_lo, 4);
+    memcpy(sc + 4, &sc_hi, 4);
+    memcpy(mn, &m_lo, 4);
+    memcpy(mn + 4, &m_hi, 4);
+}
+
+/* Packs eight 6-bit scales and mins into the 12-byte layout of formats.md
+ * 2.4 (the inverse of lc_k4_scale_min). */
+static inline void lc_k4_pack_scales(const int ls[8], const int lm[8], uint8_t out[K_SCALE_SIZE]) {
+    for (int j = 0; j < 4; j++) {
+        out[j] = (uint8_t)(ls[j] | ((ls[j + 4] >> 4) << 6));
+        out[j + 4] = (uint8_t)(lm[j] | ((lm[j + 4] >> 4) << 6));
+        out[j + 8] = (uint8_t)((ls[j + 4] & 0xF) | ((lm[j + 4] & 0xF) << 4));
+    }
+}
+
 /* The signed 6-bit scale of group g (0..15) of a Q3_K block: low 4 bits in
  * the nibbles of bytes 0..7, high 2 bits in bytes 8..11. */
 static inline int lc_q3_K_scale(const uint8_t scales[12], int g) {

@@ -144,16 +144,6 @@ static float fit_scale_symmetric(int n, int nmax, const float *x, int8_t *L) {
 
 /* ------------------------------------------------------ Q4_K / Q5_K common */
 
-/* Packs eight 6-bit scales and mins into the 12-byte layout of formats.md
- * 2.4 (the inverse of lc_k4_scale_min). */
-static void pack_k4_scales(const int ls[8], const int lm[8], uint8_t out[K_SCALE_SIZE]) {
-    for (int j = 0; j < 4; j++) {
-        out[j] = (uint8_t)(ls[j] | ((ls[j + 4] >> 4) << 6));
-        out[j + 4] = (uint8_t)(lm[j] | ((lm[j + 4] >> 4) << 6));
-        out[j + 8] = (uint8_t)((ls[j + 4] & 0xF) | ((lm[j + 4] & 0xF) << 4));
-    }
-}
-
 /* Steps 1-3 of the Q4_K/Q5_K reference (formats.md 2.4) for one super-block:
  * fit each 32-element sub-block, quantize the scales and mins to 6 bits
  * against their maxima, store d/dmin as f16, then requantize every element
@@ -183,7 +173,7 @@ static void quantize_k4_superblock(const float *x, int nmax, float rmin, int nst
         ls[j] = min_int(63, (uint8_t)lc_nearest_int(inv_scale * scales[j]));
         lm[j] = min_int(63, (uint8_t)lc_nearest_int(inv_min * mins[j]));
     }
-    pack_k4_scales(ls, lm, scales_out);
+    lc_k4_pack_scales(ls, lm, scales_out);
     *d_out = lc_f32_to_f16(max_scale / 63.f);
     *dmin_out = lc_f32_to_f16(max_min / 63.f);
 
