@@ -178,29 +178,11 @@ static void test_gguf_round_trip(const lc_tokenizer_data *d, const tv_set *vec) 
 }
 
 static void bench(const lc_vocab *v) {
-    uint64_t seed = 5;
-    rstr s = {0}, word = {0};
-    while (s.len < (1u << 20)) {
-        random_text(&seed, &word, 12);
-        static const char *const words[] = {"the ", "little ", "girl ", "said, ", "\"Hello!\" ",
-                                            "and ", "went ", "home.\n", "1984 ", "🦙 "};
-        const char *w = words[lc_test_rand(&seed) % 10];
-        rs_put(&s, w, strlen(w));
-        if (lc_test_rand(&seed) % 8 == 0) rs_put(&s, word.p, word.len);
-    }
-    lc_tokens t = {0};
-    double t0 = cpu_seconds();
-    lc_vocab_encode(v, s.p, s.len, 0, &t, NULL);
-    double dt = cpu_seconds() - t0;
-    fprintf(stderr, "llama-bpe throughput: encoded %.2f MB into %zu tokens in %.3f s CPU: %.1f MB/s\n",
-            s.len / 1e6, t.n, dt, s.len / 1e6 / dt);
-    t0 = cpu_seconds();
-    lc_vocab_encode(v, s.p, s.len, LLAMAC_TOKENIZE_PARSE_SPECIAL, &t, NULL);
-    dt = cpu_seconds() - t0;
-    fprintf(stderr, "llama-bpe throughput with parse_special: %.1f MB/s\n", s.len / 1e6 / dt);
-    lc_tokens_free(&t);
+    rstr s = {0};
+    throughput_text(&s);
+    print_encode_rate(v, &s, 0, "llama-bpe throughput");
+    print_encode_rate(v, &s, LLAMAC_TOKENIZE_PARSE_SPECIAL, "llama-bpe throughput with parse_special");
     free(s.p);
-    free(word.p);
 }
 
 int main(void) {

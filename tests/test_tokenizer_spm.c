@@ -555,25 +555,10 @@ static void test_bad_gguf(void) {
 }
 
 static void bench(const lc_vocab *v, const char *what) {
-    uint64_t seed = 5;
-    rstr s = {0}, word = {0};
-    while (s.len < (1u << 20)) { /* English-like text with some other scripts */
-        random_text(&seed, &word, 12);
-        static const char *const words[] = {"the ", "little ", "girl ", "said, ", "\"Hello!\" ",
-                                            "and ", "went ", "home.\n", "1984 ", "🦙 "};
-        const char *w = words[lc_test_rand(&seed) % 10];
-        rs_put(&s, w, strlen(w));
-        if (lc_test_rand(&seed) % 8 == 0) rs_put(&s, word.p, word.len);
-    }
-    lc_tokens t = {0};
-    double t0 = cpu_seconds();
-    lc_vocab_encode(v, s.p, s.len, 0, &t, NULL);
-    double dt = cpu_seconds() - t0;
-    fprintf(stderr, "%s: encoded %.2f MB into %zu tokens in %.3f s CPU: %.1f MB/s\n", what,
-            s.len / 1e6, t.n, dt, s.len / 1e6 / dt);
-    lc_tokens_free(&t);
+    rstr s = {0};
+    throughput_text(&s);
+    print_encode_rate(v, &s, 0, what);
     free(s.p);
-    free(word.p);
 }
 
 int main(void) {

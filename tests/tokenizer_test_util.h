@@ -231,6 +231,33 @@ static inline double cpu_seconds(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* ~1 MB of English-like text with some other scripts, the same every run:
+ * what the throughput lines of the tokenizer tests encode. */
+static inline void throughput_text(rstr *s) {
+    uint64_t seed = 5;
+    rstr word = {0};
+    while (s->len < (1u << 20)) {
+        random_text(&seed, &word, 12);
+        static const char *const words[] = {"the ", "little ", "girl ", "said, ", "\"Hello!\" ",
+                                            "and ", "went ", "home.\n", "1984 ", "🦙 "};
+        const char *w = words[lc_test_rand(&seed) % 10];
+        rs_put(s, w, strlen(w));
+        if (lc_test_rand(&seed) % 8 == 0) rs_put(s, word.p, word.len);
+    }
+    free(word.p);
+}
+
+/* Encodes s with flags and prints "<what>: ... MB/s" (CPU time). */
+static inline void print_encode_rate(const lc_vocab *v, const rstr *s, int flags, const char *what) {
+    lc_tokens t = {0};
+    double t0 = cpu_seconds();
+    lc_vocab_encode(v, s->p, s->len, flags, &t, NULL);
+    double dt = cpu_seconds() - t0;
+    fprintf(stderr, "%s: encoded %.2f MB into %zu tokens in %.3f s CPU: %.1f MB/s\n", what, s->len / 1e6, t.n, dt,
+            s->len / 1e6 / dt);
+    lc_tokens_free(&t);
+}
+
 /* ------------------------------------------------------------- files */
 
 static inline int write_file(const char *path, const void *data, size_t n) {
