@@ -22,13 +22,10 @@
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/x86_common.h"
 #include "quant/quant.h"
 #include "quant/repack.h"
 
-#define LC_INLINE static inline __attribute__((always_inline))
-/* The MR x NR loops must be unrolled for the accumulators to live in
- * registers; -O2 alone leaves them as arrays on the stack. */
-#define LC_UNROLL _Pragma("GCC unroll 8")
 
 /* Tile shapes: decode (M = 1) takes DEC_NR weight rows at a time, which
  * gives the memory system several independent streams; prefill covers the
@@ -58,27 +55,6 @@ enum {
 
 /* --------------------------------------------------------------- helpers */
 
-/* Decode reads each group of NR weight rows once. Rows are a few KB, too
- * short for the hardware prefetcher to ramp up on every new group, so the
- * kernel prefetches the next group (the bytes right after this one) spread
- * evenly over its loop: iteration i of `iters` fetches its share of lines.
- * (Measured: single-thread Q4_0 decode from DRAM went from ~50% to ~85% of
- * a plain read of the same bytes.) */
-typedef struct prefetcher {
-    uintptr_t next;  /* an address, not a pointer: it may lie past the matrix (prefetches never fault) */
-    int64_t lines_per_iter;
-} prefetcher;
-
-LC_INLINE prefetcher prefetch_plan(const uint8_t *group, size_t group_bytes, int64_t iters) {
-    prefetcher p = {(uintptr_t)group + group_bytes, 0};
-    if (iters > 0) p.lines_per_iter = ((int64_t)group_bytes / 64 + iters - 1) / iters;
-    return p;
-}
-
-LC_INLINE void prefetch_step(const prefetcher *p, int64_t i) {
-    for (int64_t j = 0; j < p->lines_per_iter; j++)
-        _mm_prefetch((const char *)(p->next + (uintptr_t)((i * p->lines_per_iter + j) * 64)), _MM_HINT_T0);
-}
 
 LC_INLINE float hsum_ps(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -131,34 +107,6 @@ LC_INLINE __m256 round_half_away(__m256 v) {
 
 /* ------------------------------------------------------------ quantizers */
 
-/* The AVX2 Q8_0 activation row: the standard blocks, then, each at a
- * 32-byte aligned offset,
- *   float  d[nb]            every block's scale as f32;
- *   int32  s2[nb]           twice the sum of every block's quants;
- *   int32  s8[nb]           8 times that sum (the Q4_0 x8 kernel's offset);
- *   uint8  pairs[nb/2][64]  blocks 2p and 2p+1 for the Q4_0 prefill kernel:
- *                           elements 0..15 of both, then 16..31 of both,
- *                           each interleaved 4 bytes at a time, so that the
- *                           int32 lanes of a product alternate between the
- *                           two blocks.
- * Kernels then broadcast scales and sums from memory instead of converting
- * them once per weight row. */
-typedef struct q8_0_layout {
-    size_t d, s2, s8, pairs, size;
-} q8_0_layout;
-
-LC_INLINE size_t align32(size_t x) { return (x + 31) & ~(size_t)31; }
-
-LC_INLINE q8_0_layout q8_0_layout_for(int64_t K) {
-    const size_t nb = (size_t)(K / QK8_0);
-    q8_0_layout l;
-    l.d = align32(nb * sizeof(block_q8_0));
-    l.s2 = align32(l.d + nb * sizeof(float));
-    l.s8 = align32(l.s2 + nb * sizeof(int32_t));
-    l.pairs = align32(l.s8 + nb * sizeof(int32_t));
-    l.size = l.pairs + nb / 2 * 64;
-    return l;
-}
 
 /* 16 bytes of each of two blocks, interleaved 4 bytes at a time. */
 LC_INLINE __m256i interleave4(__m128i x0, __m128i x1) {
@@ -203,11 +151,6 @@ static void quantize_row_q8_0(const float *x, void *dst, int64_t k) {
     }
 }
 
-/* The AVX2 Q8_K activation row: the standard blocks, then at a 32-byte
- * aligned offset int16 asum[nb][8], the sums of each 32-element sub-block
- * (|sum| <= 32 * 127 fits int16), which the Q4_K x8 kernel pairs with the
- * mins of two sub-blocks at a time. */
-LC_INLINE size_t q8_K_asum_offset(int64_t K) { return align32((size_t)(K / QK_K) * sizeof(block_q8_K)); }
 
 static size_t act_row_size(int type, int64_t K) {
     if (type == LC_TYPE_Q8_K) return q8_K_asum_offset(K) + (size_t)(K / QK_K) * 8 * sizeof(int16_t);
@@ -287,19 +230,6 @@ static void quantize_row_bf16(const float *x, void *dst, int64_t k) {
 
 /* ------------------------------------------ Q4_0 / Q8_0 x Q8_0 (32 per block) */
 
-/* Where one activation row's parts are (see q8_0_layout). */
-typedef struct q8_0_act {
-    const block_q8_0 *blocks;
-    const float *d;
-    const int32_t *s2, *s8;
-    const uint8_t *pairs;
-} q8_0_act;
-
-LC_INLINE q8_0_act q8_0_act_row(const uint8_t *row, const q8_0_layout *l) {
-    q8_0_act a = {(const block_q8_0 *)row, (const float *)(row + l->d), (const int32_t *)(row + l->s2),
-                  (const int32_t *)(row + l->s8), row + l->pairs};
-    return a;
-}
 
 LC_INLINE uint64_t load_u64(const void *p) {
     uint64_t v;
@@ -516,11 +446,6 @@ LC_INLINE void q4_0_prefill_kernel(int64_t nb, const uint8_t *W, size_t ws, cons
  * -8 offset of the nibbles comes off as 8 * sum(a) (s8), exact in int32.
  * The 8 rows' scales are one f16 vector, shared by all MR activation rows.
  * Decode (MR == 1) prefetches the next group as the plain kernels do. */
-LC_INLINE int32_t load_i32(const void *p) {
-    int32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
 
 LC_INLINE void q4_0_x8_kernel(int64_t nb, const block_q4_0_x8 *w, const uint8_t *A, size_t as, float *y,
                               int64_t ldy, const int MR) {

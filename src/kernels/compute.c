@@ -53,10 +53,12 @@ static size_t act_scratch_bytes(const lc_kernel_table *kt, int64_t max_rows, int
     return (size_t)max_rows * widest;
 }
 
-/* Switches to the ISA's table, growing the scratch if its rows are wider. */
-static int select_kernels(lc_compute *c, lc_isa isa, llamac_error *err) {
-    const lc_kernel_table *kt = lc_kernel_table_get(isa);
-    size_t need = act_scratch_bytes(kt, c->max_rows, c->max_k);
+/* Switches to a kernel table (resolved against its bases), growing the
+ * scratch if its rows are wider. */
+static int select_kernels(lc_compute *c, const lc_kernel_table *kt, lc_isa isa, llamac_error *err) {
+    lc_kernel_table full;
+    lc_kernel_table_resolve(kt, &full);
+    size_t need = act_scratch_bytes(&full, c->max_rows, c->max_k);
     if (need > c->act_cap) {
         void *p = realloc(c->act, need);
         if (!p) return lc_fail(err, "compute: out of memory for %zu bytes of activation scratch", need);
@@ -64,12 +66,16 @@ static int select_kernels(lc_compute *c, lc_isa isa, llamac_error *err) {
         c->act_cap = need;
     }
     c->isa = isa;
-    c->kernels = *kt;
+    c->kernels = full;
     for (int t = 0; t < LC_TYPE_COUNT; t++) {
         const lc_type_traits *tt = lc_type_traits_get(t);
         if (!c->kernels.quantize_row[t] && tt) c->kernels.quantize_row[t] = tt->from_float;
     }
     return 0;
+}
+
+int lc_compute_set_kernels(lc_compute *c, const lc_kernel_table *kt, llamac_error *err) {
+    return select_kernels(c, kt, c->isa, err);
 }
 
 lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, llamac_error *err) {
@@ -78,7 +84,7 @@ lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, ll
     c->n_threads = n_threads > 0 ? n_threads : 1;
     c->max_rows = max_rows > 0 ? max_rows : 1;
     c->max_k = max_k > 0 ? max_k : 1;
-    if (select_kernels(c, lc_isa_default(), err) != 0) { free(c); return NULL; }
+    if (select_kernels(c, lc_kernel_table_get(lc_isa_default()), lc_isa_default(), err) != 0) { free(c); return NULL; }
     c->pool = lc_threadpool_create(c->n_threads, err);
     if (!c->pool) { free(c->act); free(c); return NULL; }
     return c;
@@ -93,7 +99,7 @@ void lc_compute_free(lc_compute *c) {
 
 int lc_compute_n_threads(const lc_compute *c) { return c->n_threads; }
 
-const char *lc_compute_isa(const lc_compute *c) { return lc_isa_name(c->isa); }
+const char *lc_compute_isa(const lc_compute *c) { return c->kernels.name; }
 
 int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err) {
     int isa = lc_isa_from_name(isa_name);
@@ -103,7 +109,7 @@ int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err) {
     char why[64];
     if (!lc_isa_available((lc_isa)isa, why, sizeof why))
         return lc_fail(err, "instruction set '%s' unavailable: %s", isa_name, why);
-    return select_kernels(c, (lc_isa)isa, err);
+    return select_kernels(c, lc_kernel_table_get((lc_isa)isa), (lc_isa)isa, err);
 }
 
 bool lc_matmul_supports(int wtype) {

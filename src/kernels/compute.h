@@ -48,4 +48,8 @@ bool lc_matmul_supports(int wtype);
 const char *lc_compute_isa(const lc_compute *c);
 int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err);
 
+/* Runs a given kernel table (tests: one compiled outside the library). */
+struct lc_kernel_table;
+int lc_compute_set_kernels(lc_compute *c, const struct lc_kernel_table *kt, llamac_error *err);
+
 #endif

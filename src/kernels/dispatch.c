@@ -10,6 +10,7 @@
 static const char *const isa_names[LC_ISA_COUNT] = {
     [LC_ISA_SCALAR] = "scalar",
     [LC_ISA_AVX2] = "avx2",
+    [LC_ISA_AVX512] = "avx512",
     [LC_ISA_NEON] = "neon",
     [LC_ISA_NEON_DOTPROD] = "neon-dotprod",
 };
@@ -39,6 +40,17 @@ bool lc_isa_available(lc_isa isa, char *why, size_t why_size) {
 #if defined(__x86_64__)
         if (f.avx2 && f.fma && f.f16c) return true;
         set_why(why, why_size, !f.avx2 ? "CPU lacks avx2" : !f.fma ? "CPU lacks fma" : "CPU lacks f16c");
+        return false;
+#else
+        set_why(why, why_size, "not built for x86-64");
+        return false;
+#endif
+    case LC_ISA_AVX512:
+#if defined(__x86_64__)
+        if (!lc_isa_available(LC_ISA_AVX2, why, why_size)) return false;
+        if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) return true;
+        set_why(why, why_size, !f.avx512f ? "CPU lacks avx512f" : !f.avx512bw ? "CPU lacks avx512bw"
+                               : !f.avx512vl ? "CPU lacks avx512vl" : "CPU lacks avx512_vnni");
         return false;
 #else
         set_why(why, why_size, "not built for x86-64");
@@ -85,6 +97,7 @@ const lc_kernel_table *lc_kernel_table_get(lc_isa isa) {
     switch (isa) {
 #if defined(__x86_64__)
     case LC_ISA_AVX2: return &lc_kernels_avx2;
+    case LC_ISA_AVX512: return &lc_kernels_avx512;
 #endif
 #if defined(__aarch64__)
     case LC_ISA_NEON: return &lc_kernels_neon;
@@ -96,5 +109,21 @@ const lc_kernel_table *lc_kernel_table_get(lc_isa isa) {
 
 bool lc_isa_has_x8_kernel(lc_isa isa, int wtype) {
     const lc_kernel_table *kt = lc_kernel_table_get(isa);
-    return kt && wtype >= 0 && wtype < LC_TYPE_COUNT && kt->tile_x8[wtype] != NULL;
+    if (!kt || wtype < 0 || wtype >= LC_TYPE_COUNT) return false;
+    lc_kernel_table full;
+    lc_kernel_table_resolve(kt, &full);
+    return full.tile_x8[wtype] != NULL;
+}
+
+void lc_kernel_table_resolve(const lc_kernel_table *kt, lc_kernel_table *out) {
+    *out = *kt;
+    for (const lc_kernel_table *b = kt->base; b; b = b->base) {
+        for (int t = 0; t < LC_TYPE_COUNT; t++) {
+            if (!out->quantize_row[t]) out->quantize_row[t] = b->quantize_row[t];
+            if (!out->tile[t]) out->tile[t] = b->tile[t];
+            if (!out->tile_x8[t]) out->tile_x8[t] = b->tile_x8[t];
+        }
+        if (!out->act_row_size) out->act_row_size = b->act_row_size;
+    }
+    out->base = NULL;
 }

@@ -47,7 +47,12 @@ typedef struct lc_kernel_table {
     lc_tile_fn tile_x8[LC_TYPE_COUNT];              /* weights in the x8 layout (quant/repack.h):
                                                        nr a multiple of 8, W at a group's start */
     lc_act_row_size_fn act_row_size;                /* NULL: lc_row_size */
+    const struct lc_kernel_table *base;             /* entries left NULL above come from this table
+                                                       first (an ISA extending another one) */
 } lc_kernel_table;
+
+/* kt with every NULL entry filled from its base tables, in order. */
+void lc_kernel_table_resolve(const lc_kernel_table *kt, lc_kernel_table *out);
 
 /* scalar.c: the reference tile, one type-table vec_dot per output. */
 void lc_tile_reference(int wtype, int64_t K, const void *W, size_t wstride, int64_t nr,
@@ -61,6 +66,7 @@ void lc_tile_reference_x8(int wtype, int64_t K, const void *W, size_t wstride, i
 extern const lc_kernel_table lc_kernels_scalar;
 #if defined(__x86_64__)
 extern const lc_kernel_table lc_kernels_avx2;
+extern const lc_kernel_table lc_kernels_avx512;
 #endif
 #if defined(__aarch64__)
 extern const lc_kernel_table lc_kernels_neon;

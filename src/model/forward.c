@@ -6,6 +6,7 @@
 
 #include "kernels/attention.h"
 #include "model/context.h"
+#include "quant/repack.h"
 #include "quant/types.h"
 
 /* out = x / sqrt(mean(x^2) + eps) * w, row by row. The mean is accumulated
@@ -97,10 +98,14 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
     const uint32_t pos0 = ctx->n_past;
     const lc_type_traits *embd_type = lc_type_traits_get(m->tok_embd.type);
 
-    /* token embeddings */
-    for (int32_t r = 0; r < n; r++)
-        embd_type->to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_size,
-                            s->x + r * E, E);
+    /* token embeddings (a tied LM head may have been regrouped for its product) */
+    for (int32_t r = 0; r < n; r++) {
+        if (m->tok_embd.x8)
+            lc_x8_row_to_float(m->tok_embd.type, m->tok_embd.data, m->tok_embd.row_size, tokens[r], E, s->x + r * E);
+        else
+            embd_type->to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_size,
+                                s->x + r * E, E);
+    }
     rope_tables(m, pos0, n, s->rope_cos, s->rope_sin);
 
     for (int il = 0; il < hp->n_layer; il++) {

@@ -319,9 +319,10 @@ static int read_into_huge_pages(const char *path, llamac_model *m, const llamac_
 }
 
 /* Regroups, in place, the matrices the CPU's kernels read faster in the
- * x8 layout (quant/repack.h). Only the multiplied matrices: the embedding
- * table is read by row, so a tied LM head stays as it is. Needs writable
- * weights, i.e. the file read into memory, not mapped. */
+ * x8 layout (quant/repack.h). The embedding table is only read by row, so
+ * it is regrouped only when it is also the LM head (tied), and the lookup
+ * then unpacks its row (lc_x8_row_to_float). Needs writable weights, i.e.
+ * the file read into memory, not mapped. */
 static void repack_one(llamac_model *m, lc_weight *w, lc_isa isa) {
     if (!lc_x8_supported(w->type, w->ne1, w->ne0) || !lc_isa_has_x8_kernel(isa, w->type)) return;
     /* out of memory for the 8-row scratch: the matrix keeps its layout */
@@ -338,7 +339,12 @@ static void repack_weights(llamac_model *m) {
         lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) repack_one(m, mats[i], isa);
     }
-    if (m->output.data != m->tok_embd.data) repack_one(m, &m->output, isa);
+    if (m->output.data != m->tok_embd.data) {
+        repack_one(m, &m->output, isa);
+    } else {
+        repack_one(m, &m->tok_embd, isa);
+        m->output = m->tok_embd;
+    }
     m->repack_us = llamac_time_us() - t0;
 }
 

@@ -144,3 +144,13 @@ void lc_x8_unpack_block(int type, const void *group, int64_t b, int r, void *out
     else if (type == LC_TYPE_Q6_K) q6_K_from_x8((const block_q6_K_x8 *)x, r, out);
     else legacy_from_x8(x, x8_qs_bytes(type), r, out);
 }
+
+void lc_x8_row_to_float(int type, const void *data, size_t row_size, int64_t row, int64_t K, float *out) {
+    const lc_type_traits *t = lc_type_traits_get(type);
+    const uint8_t *group = (const uint8_t *)data + (size_t)(row / LC_X8_ROWS * LC_X8_ROWS) * row_size;
+    _Alignas(16) uint8_t block[256]; /* one plain block: Q6_K, the largest x8 type, has 210 bytes */
+    for (int64_t b = 0; b < K / t->block_size; b++) {
+        lc_x8_unpack_block(type, group, b, (int)(row % LC_X8_ROWS), block);
+        t->to_float(block, out + b * t->block_size, t->block_size);
+    }
+}

@@ -83,4 +83,8 @@ int lc_x8_repack(int type, void *data, int64_t nrows, int64_t K);
  * block layout to *out (the reference kernels and tests read it so). */
 void lc_x8_unpack_block(int type, const void *group, int64_t b, int r, void *out);
 
+/* Row `row` (K elements) of a repacked matrix whose plain rows are
+ * row_size bytes, as floats: the embedding lookup of a tied LM head. */
+void lc_x8_row_to_float(int type, const void *data, size_t row_size, int64_t row, int64_t K, float *out);
+
 #endif
