@@ -331,6 +331,13 @@ static void repack_one(llamac_model *m, lc_weight *w, lc_isa isa) {
     m->repacked_bytes += (uint64_t)w->row_size * (uint64_t)w->ne1;
 }
 
+/* The LM head is a matrix-vector product even in prefill (only the last
+ * position's logits are needed), so it is regrouped only for types whose
+ * x8 decode is faster than the plain kernel's. Q6_K's is not (AVX2,
+ * bench/kernel_bench -T q6_K,q6_K_x8 -s 2048x128256 -d: 31.5 vs 29.1 GB/s
+ * with 2 threads); its plain kernel already reads 4 rows at a time. */
+static bool x8_pays_for_lm_head(int type) { return type != LC_TYPE_Q6_K; }
+
 static void repack_weights(llamac_model *m) {
     const int64_t t0 = llamac_time_us();
     const lc_isa isa = lc_isa_default();
@@ -339,11 +346,13 @@ static void repack_weights(llamac_model *m) {
         lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) repack_one(m, mats[i], isa);
     }
-    if (m->output.data != m->tok_embd.data) {
-        repack_one(m, &m->output, isa);
-    } else {
-        repack_one(m, &m->tok_embd, isa);
-        m->output = m->tok_embd;
+    if (x8_pays_for_lm_head(m->output.type)) {
+        if (m->output.data != m->tok_embd.data) {
+            repack_one(m, &m->output, isa);
+        } else { /* tied: the embedding lookup then unpacks its rows */
+            repack_one(m, &m->tok_embd, isa);
+            m->output = m->tok_embd;
+        }
     }
     m->repack_us = llamac_time_us() - t0;
 }
