@@ -87,6 +87,11 @@ typedef struct llamac_model_params {
                                     not mapped, Q4_0 matrices are regrouped in place
                                     (8 rows interleaved) for the faster SIMD kernels
                                     where this CPU has them: no extra memory */
+    const char *isa;             /* kernel table ("avx512", "avx2", "neon-dotprod", "neon",
+                                    "scalar"); NULL: the best this CPU runs, or the
+                                    LLAMAC_ISA environment variable. The load fails if
+                                    the name is unknown or this CPU cannot run it.
+                                    Contexts of the model use the same table. */
 } llamac_model_params;
 
 llamac_model_params llamac_model_default_params(void);

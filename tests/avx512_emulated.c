@@ -7,6 +7,8 @@
  * VNNI intrinsic to its own implementation, built here on AVX2. */
 #define SIMDE_ENABLE_NATIVE_ALIASES
 #include <simde/x86/avx512.h>
+#include <stdint.h>
+#include <string.h>
 
 /* What SIMDe 0.7.4 does not map, written from two 256-bit halves. */
 static inline simde__m512 lc_emu_halves_ps(__m256 lo, __m256 hi) {
@@ -34,6 +36,30 @@ static inline simde__m512i lc_emu_cvtepu8_epi32(__m128i v) {
 static inline simde__m512i lc_emu_cvtepi8_epi32(__m128i v) {
     return lc_emu_halves_si(_mm256_cvtepi8_epi32(v), _mm256_cvtepi8_epi32(_mm_srli_si128(v, 8)));
 }
+static inline simde__m512i lc_emu_cvtepu16_epi32(__m256i v) {
+    return lc_emu_halves_si(_mm256_cvtepu16_epi32(_mm256_castsi256_si128(v)),
+                            _mm256_cvtepu16_epi32(_mm256_extracti128_si256(v, 1)));
+}
+/* Masked loads read only the selected elements (the rest may lie past
+ * the end of a buffer) and give zeros elsewhere. */
+static inline simde__m512 lc_emu_maskz_loadu_ps(unsigned mask, const void *p) {
+    float v[16] = {0};
+    for (int i = 0; i < 16; i++)
+        if (mask >> i & 1) memcpy(&v[i], (const float *)p + i, sizeof v[i]);
+    return simde_mm512_loadu_ps(v);
+}
+static inline __m256i lc_emu_maskz_loadu_epi16(unsigned mask, const void *p) {
+    uint16_t v[16] = {0};
+    for (int i = 0; i < 16; i++)
+        if (mask >> i & 1) memcpy(&v[i], (const uint16_t *)p + i, sizeof v[i]);
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+#undef _mm512_cvtepu16_epi32
+#define _mm512_cvtepu16_epi32(v) lc_emu_cvtepu16_epi32(v)
+#undef _mm512_maskz_loadu_ps
+#define _mm512_maskz_loadu_ps(m, p) lc_emu_maskz_loadu_ps(m, p)
+#undef _mm256_maskz_loadu_epi16
+#define _mm256_maskz_loadu_epi16(m, p) lc_emu_maskz_loadu_epi16(m, p)
 #undef _mm512_cvtepu8_epi32
 #define _mm512_cvtepu8_epi32(v) lc_emu_cvtepu8_epi32(v)
 #undef _mm512_cvtepi8_epi32

@@ -122,7 +122,7 @@ bool cli_parse_kv_type(const char *cmd, const char *s, int *out) {
 }
 
 int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sampler_params *sp,
-                      llamac_context_params *cp) {
+                      llamac_context_params *cp, const char **isa) {
     const char *a = argv[*i], *v;
     int64_t iv;
     float fv;
@@ -141,6 +141,7 @@ int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sam
     else if (!strcmp(a, "--batch")) { if ((ok = INT(1, 1 << 16))) cp->n_batch = (int32_t)iv; }
     else if (!strcmp(a, "--kv-type")) ok = VALUE() && cli_parse_kv_type(cmd, v, &cp->kv_type);
     else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { if ((ok = INT(1, 1024))) cp->n_threads = (int32_t)iv; }
+    else if (!strcmp(a, "--isa")) { if ((ok = VALUE())) *isa = v; }
     else return 0;
 #undef VALUE
 #undef INT

@@ -22,11 +22,12 @@ const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 
 /* Sampling and context options shared by run and chat:
  * --temp --top-k --top-p --min-p --repeat-penalty --repeat-last-n --seed
- * --ctx --batch --kv-type -t/--threads. Returns 1 when argv[*i] was one of
+ * --ctx --batch --kv-type -t/--threads, and --isa (the model's kernel table,
+ * llamac_model_params.isa, checked when the model loads). Returns 1 when argv[*i] was one of
  * them (and consumed its value), 0 when it is not, -1 after printing a
  * usage error. */
 int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sampler_params *sp,
-                      llamac_context_params *cp);
+                      llamac_context_params *cp, const char **isa);
 #define CLI_ENGINE_OPTIONS_HELP                                                               \
     "      --temp T            temperature; 0 = greedy (default 0.8)\n"                        \
     "      --top-k K           keep the K most likely tokens; 0 = off (default 40)\n"          \
@@ -39,7 +40,9 @@ int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sam
     "                          model's, at most 4096)\n"                                      \
     "      --batch N           prefill batch size (default 512)\n"                            \
     "      --kv-type TYPE      KV cache type: f16 (default), f32 or q8_0\n"                         \
-    "  -t, --threads N         threads (default: physical cores)\n"
+    "  -t, --threads N         threads (default: physical cores)\n"                           \
+    "      --isa NAME          kernels: avx512, avx2, neon-dotprod, neon or scalar\n"        \
+    "                          (default: the best this CPU runs; or LLAMAC_ISA)\n"
 
 /* "f16" / "f32" / "q8_0" -> LLAMAC_KV_*; false after a usage error. */
 bool cli_parse_kv_type(const char *cmd, const char *s, int *out);

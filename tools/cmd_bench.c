@@ -26,6 +26,8 @@ static const char usage_text[] =
     "      --kv-type T   KV cache type f16 (default), f32 or q8_0\n"
     "      --mmap        map the file instead of loading it into huge-page memory\n"
     "      --no-repack   keep the file's weight layout (no 8-row regrouping at load)\n"
+    "      --isa NAME    kernels: avx512, avx2, neon-dotprod, neon or scalar\n"
+    "                    (default: the best this CPU runs; or LLAMAC_ISA)\n"
     "      --json        print a JSON array (llama-bench's field names) instead of a table\n"
     "  -h, --help        show this help\n";
 
@@ -35,6 +37,7 @@ typedef struct bench_options {
     llamac_context_params cp;
     bool json;
     bool mmap, no_repack;
+    const char *isa;
 } bench_options;
 
 typedef struct bench_result {
@@ -66,6 +69,7 @@ static int parse(int argc, char **argv, bench_options *o) {
         else if (!strcmp(a, "--json")) o->json = true;
         else if (!strcmp(a, "--mmap")) o->mmap = true;
         else if (!strcmp(a, "--no-repack")) o->no_repack = true;
+        else if (!strcmp(a, "--isa")) { if (!(o->isa = cli_value("bench", argc, argv, &i))) return CLI_USAGE; }
         else return cli_error("bench", CLI_USAGE, "unknown option '%s' (see llamac bench --help)", a);
 #undef INT
     }
@@ -168,6 +172,7 @@ int cmd_bench(int argc, char **argv) {
     mp.progress_user = &bar;
     mp.use_mmap = o.mmap;
     mp.no_repack = o.no_repack;
+    mp.isa = o.isa;
     llamac_model *m = llamac_model_load(o.model, &mp, &err);
     cli_progress_done(&bar);
     if (!m) return cli_error("bench", CLI_FAIL, "%s", err.msg);

@@ -52,6 +52,7 @@ static const char usage_text[] =
 
 typedef struct chat_options {
     const char *model;
+    const char *isa;
     const char *system;
     const char *template_name;
     const char *stops[MAX_STOPS];
@@ -83,7 +84,7 @@ static int parse_args(int argc, char **argv, chat_options *o) {
         int64_t iv;
 #define VALUE() do { if (!(v = cli_value("chat", argc, argv, &i))) return CLI_USAGE; } while (0)
 #define INT(lo, hi) do { VALUE(); if (!cli_parse_i64("chat", a, v, lo, hi, &iv)) return CLI_USAGE; } while (0)
-        int engine = cli_engine_option("chat", argc, argv, &i, &o->sampling, &o->ctx);
+        int engine = cli_engine_option("chat", argc, argv, &i, &o->sampling, &o->ctx, &o->isa);
         if (engine < 0) return CLI_USAGE;
         if (engine > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
@@ -510,6 +511,7 @@ static int session_open(chat_session *s) {
     llamac_model_params mp = llamac_model_default_params();
     mp.progress = cli_progress_update;
     mp.progress_user = &bar;
+    mp.isa = s->opt.isa;
     s->model = llamac_model_load(s->opt.model, &mp, &err);
     cli_progress_done(&bar);
     if (!s->model) return cli_error("chat", CLI_FAIL, "%s", err.msg);

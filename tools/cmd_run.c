@@ -38,6 +38,7 @@ static const char usage_text[] =
 
 typedef struct run_options {
     const char *model;
+    const char *isa;
     const char *prompt;
     const char *prompt_file;
     int64_t n_predict;
@@ -61,7 +62,7 @@ static int parse_args(int argc, char **argv, run_options *o) {
         int64_t iv;
 #define VALUE() do { if (!(v = cli_value("run", argc, argv, &i))) return CLI_USAGE; } while (0)
 #define INT(lo, hi) do { VALUE(); if (!cli_parse_i64("run", a, v, lo, hi, &iv)) return CLI_USAGE; } while (0)
-        int engine = cli_engine_option("run", argc, argv, &i, &o->sampling, &o->ctx);
+        int engine = cli_engine_option("run", argc, argv, &i, &o->sampling, &o->ctx, &o->isa);
         if (engine < 0) return CLI_USAGE;
         if (engine > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
@@ -261,6 +262,7 @@ int cmd_run(int argc, char **argv) {
     mp.progress_user = &bar;
     mp.use_mmap = o.mmap;
     mp.no_repack = o.no_repack;
+    mp.isa = o.isa;
     s.model = llamac_model_load(o.model, &mp, &err);
     cli_progress_done(&bar);
     if (!s.model) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }

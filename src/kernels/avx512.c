@@ -1,9 +1,9 @@
 /* AVX-512 kernels: F + BW + VL + VNNI (compiled with those flags; chosen at
  * run time only on CPUs that have all four: AMD Zen 4 and later, Intel Ice
  * Lake / Cascade Lake and later). They cover the weights in the x8 layout
- * (quant/repack.h) of Q4_0, Q8_0, Q4_K and Q6_K; everything else (the
- * activation quantizers, the plain-layout tiles, F16/BF16/F32) comes from
- * the AVX2 table through `base`, so the activation rows are the AVX2 ones
+ * (quant/repack.h) of Q4_0, Q8_0, Q4_K and Q6_K, and F32/F16/BF16 weights;
+ * everything else (the activation quantizers, the plain-layout quantized
+ * tiles) comes from the AVX2 table through `base`, so the activation rows are the AVX2 ones
  * (kernels/x86_common.h) and both tables agree on their layout.
  *
  * What AVX-512 changes against the AVX2 x8 kernels:
@@ -399,6 +399,84 @@ LC_INLINE void q6_K_x16_kernel(int64_t nb, const block_q6_K_x8 *wa, const block_
     for (int m = 0; m < MR; m++) store_2x8(ya + m * ldy, yb ? yb + m * ldy : NULL, acc[m]);
 }
 
+/* ----------------------------------------------- F32 / F16 / BF16 weights */
+
+/* Weights and activations of the same float type, 16 elements per step;
+ * the last K % 16 come in through a masked load (zeros beyond K), so no
+ * scalar tail. 32 registers hold a 4 x 4 tile of accumulators with room
+ * for the 4 weight vectors: each converted weight vector serves 4
+ * activation rows and each activation vector 4 weight rows (AVX2: 4 x 2). */
+LC_INLINE __m512 load16_float(const uint8_t *row, int64_t k, __mmask16 mask, const int type) {
+    if (type == LC_TYPE_F32) return _mm512_maskz_loadu_ps(mask, (const float *)row + k);
+    const __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)row + k);
+    if (type == LC_TYPE_F16) return _mm512_cvtph_ps(h);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+LC_INLINE float hsum512_ps(__m512 v) {
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as, float *y,
+                            int64_t ldy, const int type, const int MR, const int NR) {
+    __m512 acc[4][4];
+    LC_UNROLL
+    for (int m = 0; m < MR; m++)
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) acc[m][n] = _mm512_setzero_ps();
+    const prefetcher pf = prefetch_plan(W, (size_t)NR * ws, (K + 15) / 16);
+    for (int64_t k = 0; k < K; k += 16) {
+        if (MR == 1) prefetch_step(&pf, k / 16);
+        const __mmask16 mask = K - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (K - k)) - 1);
+        __m512 w[4];
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) w[n] = load16_float(W + (size_t)n * ws, k, mask, type);
+        LC_UNROLL
+        for (int m = 0; m < MR; m++) {
+            const __m512 a = load16_float(A + (size_t)m * as, k, mask, type);
+            LC_UNROLL
+            for (int n = 0; n < NR; n++) acc[m][n] = _mm512_fmadd_ps(w[n], a, acc[m][n]);
+        }
+    }
+    LC_UNROLL
+    for (int m = 0; m < MR; m++)
+        LC_UNROLL
+        for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum512_ps(acc[m][n]);
+}
+
+/* nr weight rows 4 at a time, then one at a time, against MR activation rows. */
+LC_INLINE void float_rows(int64_t K, const uint8_t *W, size_t ws, int64_t nr, const uint8_t *A, size_t as,
+                          float *y, int64_t ldy, const int type, const int MR) {
+    int64_t n = 0;
+    for (; n + 4 <= nr; n += 4) float_kernel(K, W + (size_t)n * ws, ws, A, as, y + n, ldy, type, MR, 4);
+    for (; n < nr; n++) float_kernel(K, W + (size_t)n * ws, ws, A, as, y + n, ldy, type, MR, 1);
+}
+
+/* The activation rows 4 at a time (the last group may be smaller). Every
+ * output sees the same operations in every tile, so no result depends on
+ * how rows are split between threads. */
+#define FLOAT_TILE_FN(fname, type)                                                                         \
+    static void fname(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, int mr, \
+                      float *y, int64_t ldy) {                                                             \
+        for (int m0 = 0; m0 < mr; m0 += 4) {                                                               \
+            const uint8_t *a = (const uint8_t *)A + (size_t)m0 * as;                                       \
+            float *ym = y + (int64_t)m0 * ldy;                                                             \
+            switch (mr - m0 < 4 ? mr - m0 : 4) {                                                           \
+            case 1: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 1); break;                              \
+            case 2: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 2); break;                              \
+            case 3: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 3); break;                              \
+            default: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 4); break;                             \
+            }                                                                                              \
+        }                                                                                                  \
+    }
+FLOAT_TILE_FN(tile_f32, LC_TYPE_F32)
+FLOAT_TILE_FN(tile_f16, LC_TYPE_F16)
+FLOAT_TILE_FN(tile_bf16, LC_TYPE_BF16)
+
 /* ------------------------------------------------------------ tile calls */
 
 /* The groups of a call in pairs: decode (mr == 1) pairs group g with
@@ -450,6 +528,11 @@ X16_TILE_FN(tile_q6_K_x8, q6_K_x16_kernel, block_q6_K_x8, QK_K, LC_X16_MR_K)
 const lc_kernel_table LC_AVX512_TABLE = {
     .name = LC_AVX512_NAME,
     .base = &lc_kernels_avx2,
+    .tile = {
+        [LC_TYPE_F32] = tile_f32,
+        [LC_TYPE_F16] = tile_f16,
+        [LC_TYPE_BF16] = tile_bf16,
+    },
     .tile_x8 = {
         [LC_TYPE_Q4_0] = tile_q4_0_x8,
         [LC_TYPE_Q8_0] = tile_q8_0_x8,

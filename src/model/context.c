@@ -6,6 +6,7 @@
 #include "kernels/attention.h"
 
 #include "model/context.h"
+#include "kernels/dispatch.h"
 #include "quant/types.h"
 #include "runtime/err.h"
 
@@ -109,6 +110,7 @@ llamac_context *llamac_context_create(llamac_model *model, const llamac_context_
     if (alloc_kv(ctx, p.kv_type, n_ctx, err) < 0 || alloc_scratch(ctx, err) < 0) goto fail;
     ctx->compute = lc_compute_create(ctx->n_threads, ctx->n_batch, max_k, err);
     if (!ctx->compute) goto fail;
+    if (lc_compute_set_isa(ctx->compute, lc_isa_name((lc_isa)model->isa), err) < 0) goto fail;
     return ctx;
 fail:
     llamac_context_free(ctx);

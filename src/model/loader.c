@@ -340,7 +340,7 @@ static bool x8_pays_for_lm_head(int type) { return type != LC_TYPE_Q6_K; }
 
 static void repack_weights(llamac_model *m) {
     const int64_t t0 = llamac_time_us();
-    const lc_isa isa = lc_isa_default();
+    const lc_isa isa = (lc_isa)m->isa;
     for (int il = 0; il < m->hp.n_layer; il++) {
         lc_layer *L = &m->layers[il];
         lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -362,6 +362,14 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     if (!params) params = &defaults;
     llamac_model *m = calloc(1, sizeof *m);
     if (!m) { lc_fail(err, "out of memory"); return NULL; }
+    m->isa = lc_isa_default();
+    if (params->isa) {
+        const int isa = lc_isa_from_name(params->isa);
+        char why[64] = "";
+        if (isa < 0) { lc_fail(err, "unknown kernel table '%s' (avx512, avx2, neon-dotprod, neon, scalar)", params->isa); goto fail; }
+        if (!lc_isa_available((lc_isa)isa, why, sizeof why)) { lc_fail(err, "kernel table '%s': %s", params->isa, why); goto fail; }
+        m->isa = isa;
+    }
     if (params->use_mmap || params->vocab_only) {
         if (gguf_open(path, &m->gguf, err) < 0) goto fail;
     } else {

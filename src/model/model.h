@@ -45,6 +45,7 @@ typedef struct lc_layer {
 
 struct llamac_model {
     struct gguf_file *gguf;
+    int isa;                   /* lc_isa: the kernel table its contexts use (and the repacking followed) */
     void *owned;               /* the file's bytes when loaded without mmap */
     size_t owned_size;
     struct lc_vocab *vocab;
