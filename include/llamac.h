@@ -84,13 +84,15 @@ typedef struct llamac_model_params {
     llamac_progress_fn progress; /* called while weights are checked/loaded */
     void *progress_user;
     bool no_repack;              /* keep the file's weight layout; by default, when
-                                    not mapped, Q4_0 matrices are regrouped in place
-                                    (8 rows interleaved) for the faster SIMD kernels
-                                    where this CPU has them: no extra memory */
-    const char *isa;             /* kernel table ("avx512", "avx2", "neon-dotprod", "neon",
-                                    "scalar"); NULL: the best this CPU runs, or the
-                                    LLAMAC_ISA environment variable. The load fails if
-                                    the name is unknown or this CPU cannot run it.
+                                    not mapped, Q4_0, Q8_0, Q4_K and Q6_K matrices are
+                                    regrouped in place (8 rows interleaved) for the
+                                    faster SIMD kernels where this CPU has them: no
+                                    extra memory */
+    const char *isa;             /* kernel table ("avx512-bf16", "avx512", "avx2",
+                                    "neon-dotprod", "neon", "scalar"); NULL: the best
+                                    this CPU runs, or the one the LLAMAC_ISA
+                                    environment variable names. The load fails if the
+                                    name is unknown or this CPU cannot run it.
                                     Contexts of the model use the same table. */
 } llamac_model_params;
 

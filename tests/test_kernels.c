@@ -475,6 +475,7 @@ static void test_api_edges(void) {
 
 #ifdef LLAMAC_TEST_AVX512_EMULATED
 extern const lc_kernel_table lc_kernels_avx512_emulated;
+extern const lc_kernel_table lc_kernels_avx512_bf16_emulated;
 #endif
 
 static void test_table(const lc_kernel_table *kt, uint64_t *rng) {
@@ -502,8 +503,10 @@ int main(void) {
     }
 #ifdef LLAMAC_TEST_AVX512_EMULATED
     /* the AVX-512 kernels on SIMDe (tests/avx512_emulated.c); their base table is AVX2 */
-    if (lc_isa_available(LC_ISA_AVX2, NULL, 0)) test_table(&lc_kernels_avx512_emulated, &rng);
-    else fprintf(stderr, "table avx512-emulated: skipped: it needs avx2\n");
+    if (lc_isa_available(LC_ISA_AVX2, NULL, 0)) {
+        test_table(&lc_kernels_avx512_emulated, &rng);
+        test_table(&lc_kernels_avx512_bf16_emulated, &rng);
+    } else fprintf(stderr, "table avx512-emulated: skipped: it needs avx2\n");
 #endif
     test_threads_agree(&rng);
     test_parallel_for();

@@ -41,8 +41,9 @@ int cli_engine_option(const char *cmd, int argc, char **argv, int *i, llamac_sam
     "      --batch N           prefill batch size (default 512)\n"                            \
     "      --kv-type TYPE      KV cache type: f16 (default), f32 or q8_0\n"                         \
     "  -t, --threads N         threads (default: physical cores)\n"                           \
-    "      --isa NAME          kernels: avx512, avx2, neon-dotprod, neon or scalar\n"        \
-    "                          (default: the best this CPU runs; or LLAMAC_ISA)\n"
+    "      --isa NAME          kernels: avx512-bf16, avx512, avx2, neon-dotprod, neon\n"   \
+    "                          or scalar (default: the best this CPU runs, unless the\n"     \
+    "                          LLAMAC_ISA environment variable names another)\n"
 
 /* "f16" / "f32" / "q8_0" -> LLAMAC_KV_*; false after a usage error. */
 bool cli_parse_kv_type(const char *cmd, const char *s, int *out);

@@ -26,8 +26,9 @@ static const char usage_text[] =
     "      --kv-type T   KV cache type f16 (default), f32 or q8_0\n"
     "      --mmap        map the file instead of loading it into huge-page memory\n"
     "      --no-repack   keep the file's weight layout (no 8-row regrouping at load)\n"
-    "      --isa NAME    kernels: avx512, avx2, neon-dotprod, neon or scalar\n"
-    "                    (default: the best this CPU runs; or LLAMAC_ISA)\n"
+    "      --isa NAME    kernels: avx512-bf16, avx512, avx2, neon-dotprod, neon or\n"
+    "                    scalar (default: the best this CPU runs, unless the\n"
+    "                    LLAMAC_ISA environment variable names another)\n"
     "      --json        print a JSON array (llama-bench's field names) instead of a table\n"
     "  -h, --help        show this help\n";
 

@@ -11,6 +11,7 @@ static const char *const isa_names[LC_ISA_COUNT] = {
     [LC_ISA_SCALAR] = "scalar",
     [LC_ISA_AVX2] = "avx2",
     [LC_ISA_AVX512] = "avx512",
+    [LC_ISA_AVX512_BF16] = "avx512-bf16",
     [LC_ISA_NEON] = "neon",
     [LC_ISA_NEON_DOTPROD] = "neon-dotprod",
 };
@@ -56,6 +57,11 @@ bool lc_isa_available(lc_isa isa, char *why, size_t why_size) {
         set_why(why, why_size, "not built for x86-64");
         return false;
 #endif
+    case LC_ISA_AVX512_BF16:
+        if (!lc_isa_available(LC_ISA_AVX512, why, why_size)) return false;
+        if (f.avx512bf16) return true;
+        set_why(why, why_size, "CPU lacks avx512_bf16");
+        return false;
     case LC_ISA_NEON:
     case LC_ISA_NEON_DOTPROD:
 #if defined(__aarch64__)
@@ -98,6 +104,7 @@ const lc_kernel_table *lc_kernel_table_get(lc_isa isa) {
 #if defined(__x86_64__)
     case LC_ISA_AVX2: return &lc_kernels_avx2;
     case LC_ISA_AVX512: return &lc_kernels_avx512;
+    case LC_ISA_AVX512_BF16: return &lc_kernels_avx512_bf16;
 #endif
 #if defined(__aarch64__)
     case LC_ISA_NEON: return &lc_kernels_neon;

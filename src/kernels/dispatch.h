@@ -15,12 +15,13 @@ typedef enum lc_isa {
     LC_ISA_SCALAR = 0,
     LC_ISA_AVX2,          /* x86-64: AVX2 + FMA + F16C */
     LC_ISA_AVX512,        /* x86-64: the above + AVX-512 F, BW, VL and VNNI */
+    LC_ISA_AVX512_BF16,   /* x86-64: the above + AVX-512 BF16 */
     LC_ISA_NEON,          /* aarch64: ASIMD */
     LC_ISA_NEON_DOTPROD,  /* aarch64: ASIMD + SDOT (asimddp) */
     LC_ISA_COUNT
 } lc_isa;
 
-const char *lc_isa_name(lc_isa isa);            /* "scalar", "avx2", "avx512", "neon", "neon-dotprod" */
+const char *lc_isa_name(lc_isa isa);            /* "scalar", "avx2", "avx512", "avx512-bf16", "neon", "neon-dotprod" */
 int lc_isa_from_name(const char *name);          /* -1 if unknown */
 
 /* Whether this build has the ISA's kernels and this CPU runs them. If not,

@@ -67,6 +67,7 @@ extern const lc_kernel_table lc_kernels_scalar;
 #if defined(__x86_64__)
 extern const lc_kernel_table lc_kernels_avx2;
 extern const lc_kernel_table lc_kernels_avx512;
+extern const lc_kernel_table lc_kernels_avx512_bf16;
 #endif
 #if defined(__aarch64__)
 extern const lc_kernel_table lc_kernels_neon;

@@ -366,7 +366,7 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     if (params->isa) {
         const int isa = lc_isa_from_name(params->isa);
         char why[64] = "";
-        if (isa < 0) { lc_fail(err, "unknown kernel table '%s' (avx512, avx2, neon-dotprod, neon, scalar)", params->isa); goto fail; }
+        if (isa < 0) { lc_fail(err, "unknown kernel table '%s' (avx512-bf16, avx512, avx2, neon-dotprod, neon, scalar)", params->isa); goto fail; }
         if (!lc_isa_available((lc_isa)isa, why, sizeof why)) { lc_fail(err, "kernel table '%s': %s", params->isa, why); goto fail; }
         m->isa = isa;
     }
