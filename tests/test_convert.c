@@ -23,6 +23,7 @@
 #include "format/gguf.h"
 #include "llamac.h"
 #include "quant/types.h"
+#include "logits_test_util.h"
 #include "test_util.h"
 #include "tokenizer/tokenizer_data.h"
 
@@ -396,12 +397,7 @@ static void tied_head_layouts(const char *path) {
     }
     llamac_model_desc d;
     llamac_model_describe(m[0], &d);
-    double worst = 0;
-    for (int pos = 0; pos < n; pos++) {
-        const float *a = llamac_logits(ctx[0], pos), *b = llamac_logits(ctx[1], pos);
-        for (int v = 0; v < llamac_n_vocab(m[0]); v++)
-            if (fabs(a[v] - b[v]) > worst) worst = fabs(a[v] - b[v]);
-    }
+    const double worst = lc_test_max_logit_diff(ctx[0], ctx[1], n, llamac_n_vocab(m[0]));
     fprintf(stderr, "tied q8_0 head: %llu bytes regrouped; logits vs the file's layout: max |diff| %.2e\n",
             (unsigned long long)d.repacked_bytes, worst);
     CHECKF(worst < 0.05, "regrouped tied head changes logits by %g", worst);

@@ -13,6 +13,7 @@
 #include "kernels/kernels.h"
 #include "model/context.h"
 #include "quant/types.h"
+#include "logits_test_util.h"
 #include "test_util.h"
 
 typedef struct golden {
@@ -119,12 +120,7 @@ static void compare_layouts(const char *path, const char *type_name, const golde
     CHECKF(native ? d[0].repacked_bytes > 0 : d[0].repacked_bytes == 0, "repacked %llu bytes with%s an x8 kernel",
            (unsigned long long)d[0].repacked_bytes, native ? "" : "out");
     CHECK(d[1].repacked_bytes == 0);
-    double worst = 0;
-    for (int pos = 0; pos < g->n_tokens; pos++) {
-        const float *a = llamac_logits(ctx[0], pos), *b = llamac_logits(ctx[1], pos);
-        for (int v = 0; v < llamac_n_vocab(m[0]); v++)
-            if (fabs(a[v] - b[v]) > worst) worst = fabs(a[v] - b[v]);
-    }
+    const double worst = lc_test_max_logit_diff(ctx[0], ctx[1], g->n_tokens, llamac_n_vocab(m[0]));
     fprintf(stderr, "tiny-llama3 %s: %llu bytes regrouped to x8 at load; logits vs the file's layout: max |diff| %.2e\n",
             type_name, (unsigned long long)d[0].repacked_bytes, worst);
     CHECKF(worst < 0.1, "x8 layout changes logits by %g", worst);
@@ -164,12 +160,7 @@ static void compare_avx512_emulated(const char *path, const char *type_name, con
     CHECKF(lc_compute_set_kernels(ctx[1]->compute, &lc_kernels_avx512_emulated, &err) == 0, "%s", err.msg);
     for (int i = 0; i < 2; i++)
         CHECKF(llamac_decode(ctx[i], g->tokens, g->n_tokens, true, &err) == 0, "%s", err.msg);
-    double worst = 0;
-    for (int pos = 0; pos < g->n_tokens; pos++) {
-        const float *a = llamac_logits(ctx[0], pos), *b = llamac_logits(ctx[1], pos);
-        for (int v = 0; v < llamac_n_vocab(m); v++)
-            if (fabs(a[v] - b[v]) > worst) worst = fabs(a[v] - b[v]);
-    }
+    const double worst = lc_test_max_logit_diff(ctx[0], ctx[1], g->n_tokens, llamac_n_vocab(m));
     /* f16 activations are rounded to f16 after every summation-order
      * difference, so they drift more than f32 ones (measured 3.0e-3, 5.9e-4) */
     const double limit = !strcmp(type_name, "f32") ? 1e-3 : !strcmp(type_name, "f16") ? 1e-2 : 0.1;

@@ -35,6 +35,7 @@
 
 #include "kernels/kernels.h"
 #include "kernels/x86_common.h"
+#include "kernels/avx512_common.h"
 #include "quant/quant.h"
 #include "quant/repack.h"
 
@@ -411,14 +412,6 @@ LC_INLINE __m512 load16_float(const uint8_t *row, int64_t k, __mmask16 mask, con
     const __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)row + k);
     if (type == LC_TYPE_F16) return _mm512_cvtph_ps(h);
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-}
-
-LC_INLINE float hsum512_ps(__m512 v) {
-    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as, float *y,

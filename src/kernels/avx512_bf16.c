@@ -21,19 +21,12 @@
 
 #include "kernels/kernels.h"
 #include "kernels/x86_common.h"
+#include "kernels/avx512_common.h"
 #include "quant/types.h"
 
 #ifdef LC_AVX512_EMULATE
 extern const lc_kernel_table lc_kernels_avx512_emulated;
 #endif
-
-LC_INLINE float hsum512_ps(__m512 v) {
-    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* 32 bf16 of a row from element k; the last K % 32 through a masked load
  * (zeros beyond K: they add nothing). */
