@@ -183,6 +183,8 @@ llamac_context *llamac_context_create(llamac_model *model, const llamac_context_
 void llamac_context_free(llamac_context *ctx);
 
 uint32_t llamac_n_ctx(const llamac_context *ctx);
+/* The kernel table the context computes with ("avx2", "avx512", ...). */
+const char *llamac_context_kernels(const llamac_context *ctx);
 /* Number of positions already in the KV cache. */
 uint32_t llamac_n_past(const llamac_context *ctx);
 /* Drops cached positions >= n_keep (0 clears the cache). */

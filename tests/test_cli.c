@@ -62,8 +62,8 @@ static void test_help_and_usage(void) {
     /* --isa: an unknown table or one this CPU lacks is a one-line error naming it */
     run(&r, "run -m ../models/stories260K.gguf --isa mmx -p hi");
     CHECKF(r.status == 1 && strstr(r.err, "'mmx'") && count_lines(r.err) == 1, "%s", r.err);
-    run(&r, "bench -m ../models/stories260K.gguf --isa scalar -p 4 -n 4 -r 1");
-    CHECKF(r.status == 0, "%s", r.err);
+    run(&r, "bench -m ../models/stories260K.gguf --isa scalar -p 4 -n 4 -r 1 --json");
+    CHECKF(r.status == 0 && strstr(r.out, "\"kernels\": \"scalar\""), "%s", r.err);
 #if !defined(__aarch64__)
     run(&r, "run -m ../models/stories260K.gguf --isa neon -p hi");
     CHECKF(r.status == 1 && strstr(r.err, "'neon'") && strstr(r.err, "aarch64") && count_lines(r.err) == 1, "%s", r.err);

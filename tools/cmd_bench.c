@@ -134,26 +134,28 @@ static int run_test(llamac_context *ctx, const llamac_model *m, const bench_opti
     return rc;
 }
 
-static void print_table(const bench_options *o, const llamac_model_desc *d, const bench_result *r, int n, int threads) {
+static void print_table(const bench_options *o, const llamac_model_desc *d, const bench_result *r, int n, int threads,
+                        const char *kernels) {
     printf("| model | size | params | backend | threads | test | t/s |\n");
     printf("| --- | ---: | ---: | --- | ---: | ---: | ---: |\n");
     for (int i = 0; i < n; i++) {
-        printf("| %s %s | %.2f MiB | %.2f M | CPU | %d | %s%lld | %.2f ± %.2f |\n", d->arch, d->file_type,
-               (double)d->weight_bytes / 1048576.0, (double)d->n_params / 1e6, threads, r[i].test_kind,
+        printf("| %s %s | %.2f MiB | %.2f M | CPU (%s) | %d | %s%lld | %.2f ± %.2f |\n", d->arch, d->file_type,
+               (double)d->weight_bytes / 1048576.0, (double)d->n_params / 1e6, kernels, threads, r[i].test_kind,
                (long long)(r[i].n_prompt + r[i].n_gen), r[i].avg_ts, r[i].stddev_ts);
     }
     (void)o;
 }
 
 static void print_json(const bench_options *o, const llamac_model_desc *d, const bench_result *r, int n, int threads,
-                       int n_batch) {
+                       int n_batch, const char *kernels) {
     printf("[\n");
     for (int i = 0; i < n; i++) {
-        printf("  {\"build\": \"llamac %s\", \"model_filename\": \"%s\", \"model_type\": \"%s %s\", "
+        printf("  {\"build\": \"llamac %s\", \"backends\": \"CPU\", \"kernels\": \"%s\", "
+               "\"model_filename\": \"%s\", \"model_type\": \"%s %s\", "
                "\"model_size\": %llu, \"model_n_params\": %llu, \"n_batch\": %d, \"n_threads\": %d, "
                "\"type_k\": \"%s\", \"test\": \"%s%lld\", \"n_prompt\": %lld, \"n_gen\": %lld, "
                "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f}%s\n",
-               LLAMAC_VERSION, o->model, d->arch, d->file_type, (unsigned long long)d->weight_bytes,
+               LLAMAC_VERSION, kernels, o->model, d->arch, d->file_type, (unsigned long long)d->weight_bytes,
                (unsigned long long)d->n_params, n_batch, threads, o->cp.kv_type == LLAMAC_KV_F32 ? "f32" : o->cp.kv_type == LLAMAC_KV_Q8_0 ? "q8_0" : "f16",
                r[i].test_kind, (long long)(r[i].n_prompt + r[i].n_gen), (long long)r[i].n_prompt,
                (long long)r[i].n_gen, r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, i + 1 < n ? "," : "");
@@ -195,8 +197,8 @@ int cmd_bench(int argc, char **argv) {
     if (rc == CLI_OK && o.n_gen > 0 && (rc = run_test(ctx, m, &o, false, &results[n])) == CLI_OK) n++;
     if (rc == CLI_OK) {
         int n_batch = o.cp.n_batch > 0 ? o.cp.n_batch : 512;
-        if (o.json) print_json(&o, &d, results, n, threads, n_batch);
-        else print_table(&o, &d, results, n, threads);
+        if (o.json) print_json(&o, &d, results, n, threads, n_batch, llamac_context_kernels(ctx));
+        else print_table(&o, &d, results, n, threads, llamac_context_kernels(ctx));
     }
     llamac_context_free(ctx);
     llamac_model_free(m);

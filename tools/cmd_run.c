@@ -225,8 +225,8 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
     if (desc.repacked_bytes > 0)
         snprintf(repacked, sizeof repacked, " (%.0f MiB regrouped for the x8 kernels in %.1f ms)",
                  (double)desc.repacked_bytes / (1 << 20), (double)desc.repack_us / 1e3);
-    fprintf(stderr, "llamac: load %.1f ms%s | prompt %lld tokens, %.1f tok/s | generated %lld tokens, %.1f tok/s\n",
-            (double)t_load_us / 1e3, repacked, (long long)n_prompt,
+    fprintf(stderr, "llamac: load %.1f ms%s | %s kernels | prompt %lld tokens, %.1f tok/s | generated %lld tokens, %.1f tok/s\n",
+            (double)t_load_us / 1e3, repacked, llamac_context_kernels(s->ctx), (long long)n_prompt,
             t_prompt_us > 0 ? (double)n_prompt * 1e6 / (double)t_prompt_us : 0.0, (long long)n_gen,
             t_gen_us > 0 ? (double)n_gen * 1e6 / (double)t_gen_us : 0.0);
     if (n_gen == n_max && o->n_predict < 0)

@@ -128,6 +128,7 @@ void llamac_context_free(llamac_context *ctx) {
 }
 
 uint32_t llamac_n_ctx(const llamac_context *ctx) { return ctx->kv.n_ctx; }
+const char *llamac_context_kernels(const llamac_context *ctx) { return lc_compute_isa(ctx->compute); }
 uint32_t llamac_n_past(const llamac_context *ctx) { return ctx->n_past; }
 
 void llamac_kv_truncate(llamac_context *ctx, uint32_t n_keep) {
