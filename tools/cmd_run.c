@@ -31,8 +31,9 @@ static const char usage_text[] =
     "      --mmap              map the model file instead of reading it into huge-page\n"
     "                          memory (less RAM when the file is in the page cache,\n"
     "                          slower decode)\n"
-    "      --no-repack         keep the file's weight layout (by default Q4_0 matrices\n"
-    "                          are regrouped 8 rows at a time for faster kernels)\n"
+    "      --no-repack         keep the file's weight layout (by default Q4_0, Q8_0,\n"
+    "                          Q4_K and Q6_K matrices are regrouped 8 rows at a time\n"
+    "                          for faster kernels)\n"
     "      --print-ids         after generating, print all token ids to stderr\n"
     "  -h, --help              show this help\n";
 
