@@ -67,7 +67,8 @@ for t in $types; do
     models+=("$MODELS/llama3.2-1b-$t.gguf")
 done
 if [ "${BENCH_8B:-0}" = 1 ]; then
-    make_hf llama3.1-8b "$MODELS/hf-llama3.1-8b"
+    # the 16 GB checkpoint is only needed until the GGUF file exists (it may be deleted then)
+    [ -f "$MODELS/llama3.1-8b-q4_0.gguf" ] || make_hf llama3.1-8b "$MODELS/hf-llama3.1-8b"
     convert "$MODELS/hf-llama3.1-8b" q4_0 "$MODELS/llama3.1-8b-q4_0.gguf"
     models+=("$MODELS/llama3.1-8b-q4_0.gguf")
 fi
