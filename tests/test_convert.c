@@ -379,33 +379,13 @@ static void test_tiny_llama3(scratch *s) {
  * the file's layout (only the kernels' summation order differs). */
 static void tied_head_layouts(const char *path) {
     static const llamac_token prompt[] = {1, 403, 407, 261, 378, 308};
-    const int n = (int)(sizeof prompt / sizeof prompt[0]);
-    llamac_error err = {{0}};
-    llamac_model *m[2] = {NULL, NULL};
-    llamac_context *ctx[2] = {NULL, NULL};
-    for (int i = 0; i < 2; i++) {
-        llamac_model_params mp = llamac_model_default_params();
-        mp.no_repack = i == 1;
-        m[i] = llamac_model_load(path, &mp, &err);
-        CHECKF(m[i] != NULL, "%s: %s", path, err.msg);
-        if (!m[i]) goto done;
-        llamac_context_params cp = llamac_context_default_params();
-        cp.n_ctx = 32;
-        ctx[i] = llamac_context_create(m[i], &cp, &err);
-        CHECKF(ctx[i] && llamac_decode(ctx[i], prompt, n, true, &err) == 0, "%s", err.msg);
-        if (!ctx[i]) goto done;
-    }
-    llamac_model_desc d;
-    llamac_model_describe(m[0], &d);
-    const double worst = lc_test_max_logit_diff(ctx[0], ctx[1], n, llamac_n_vocab(m[0]));
+    uint64_t repacked[2] = {0, 0};
+    const double worst = lc_test_layout_logit_diff(path, prompt, (int)(sizeof prompt / sizeof prompt[0]), 32, 512,
+                                                   repacked);
+    if (worst < 0) return;
     fprintf(stderr, "tied q8_0 head: %llu bytes regrouped; logits vs the file's layout: max |diff| %.2e\n",
-            (unsigned long long)d.repacked_bytes, worst);
+            (unsigned long long)repacked[0], worst);
     CHECKF(worst < 0.05, "regrouped tied head changes logits by %g", worst);
-done:
-    for (int i = 0; i < 2; i++) {
-        llamac_context_free(ctx[i]);
-        llamac_model_free(m[i]);
-    }
 }
 
 /* Requantizing the F32 file gives what converting straight to q8_0 gives,

@@ -92,20 +92,25 @@ LC_INLINE void pair_prefetch_step(const pair_prefetch *p, int64_t i) {
 
 /* ------------------------------------------------- Q4_0 x Q8_0, two groups */
 
+/* The MR Q8_0 activation rows' parts, and zeroed accumulators. */
+LC_INLINE void q8_0_rows_begin(int64_t nb, const uint8_t *A, size_t as, const int MR, q8_0_act ar[], __m512 acc[]) {
+    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
+    LC_UNROLL
+    for (int m = 0; m < MR; m++) {
+        ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
+        acc[m] = _mm512_setzero_ps();
+    }
+}
+
 /* Vector c of a block holds bytes 4c..4c+3 of every row's quants: low
  * nibbles are elements 4c.., high ones 16+4c.. (quant/repack.h). The
  * nibbles (0..15) go to vpdpbusd as the unsigned operand; the -8 offset
  * comes off as 8 * sum(a) (the row's s8), which starts the low sum. */
 LC_INLINE void q4_0_x16_kernel(int64_t nb, const block_q4_0_x8 *wa, const block_q4_0_x8 *wb, const uint8_t *A,
                                size_t as, float *ya, float *yb, int64_t ldy, const int MR) {
-    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
     q8_0_act ar[LC_X16_MR_MAX];
     __m512 acc[LC_X16_MR_MAX];
-    LC_UNROLL
-    for (int m = 0; m < MR; m++) {
-        ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
-        acc[m] = _mm512_setzero_ps();
-    }
+    q8_0_rows_begin(nb, A, as, MR, ar, acc);
     const __m512i low4 = _mm512_set1_epi8(0x0f);
     const pair_prefetch pf = pair_prefetch_plan(wa, wb, (size_t)nb * sizeof *wa, nb);
     for (int64_t b = 0; b < nb; b++) {
@@ -145,14 +150,9 @@ LC_INLINE void q4_0_x16_kernel(int64_t nb, const block_q4_0_x8 *wa, const block_
  * -128 sum(a) = -16 s8 (|.| <= 128 * 32 * 127: exact in int32). */
 LC_INLINE void q8_0_x16_kernel(int64_t nb, const block_q8_0_x8 *wa, const block_q8_0_x8 *wb, const uint8_t *A,
                                size_t as, float *ya, float *yb, int64_t ldy, const int MR) {
-    const q8_0_layout l = q8_0_layout_for(nb * QK8_0);
     q8_0_act ar[LC_X16_MR_MAX];
     __m512 acc[LC_X16_MR_MAX];
-    LC_UNROLL
-    for (int m = 0; m < MR; m++) {
-        ar[m] = q8_0_act_row(A + (size_t)m * as, &l);
-        acc[m] = _mm512_setzero_ps();
-    }
+    q8_0_rows_begin(nb, A, as, MR, ar, acc);
     const __m512i bias = _mm512_set1_epi8((char)0x80);
     const pair_prefetch pf = pair_prefetch_plan(wa, wb, (size_t)nb * sizeof *wa, nb);
     for (int64_t b = 0; b < nb; b++) {
@@ -441,34 +441,21 @@ LC_INLINE void float_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum512_ps(acc[m][n]);
 }
 
-/* nr weight rows 4 at a time, then one at a time, against MR activation rows. */
-LC_INLINE void float_rows(int64_t K, const uint8_t *W, size_t ws, int64_t nr, const uint8_t *A, size_t as,
-                          float *y, int64_t ldy, const int type, const int MR) {
-    int64_t n = 0;
-    for (; n + 4 <= nr; n += 4) float_kernel(K, W + (size_t)n * ws, ws, A, as, y + n, ldy, type, MR, 4);
-    for (; n < nr; n++) float_kernel(K, W + (size_t)n * ws, ws, A, as, y + n, ldy, type, MR, 1);
+LC_INLINE void f32_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as, float *y, int64_t ldy,
+                          const int MR, const int NR) {
+    float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_F32, MR, NR);
 }
-
-/* The activation rows 4 at a time (the last group may be smaller). Every
- * output sees the same operations in every tile, so no result depends on
- * how rows are split between threads. */
-#define FLOAT_TILE_FN(fname, type)                                                                         \
-    static void fname(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, int mr, \
-                      float *y, int64_t ldy) {                                                             \
-        for (int m0 = 0; m0 < mr; m0 += 4) {                                                               \
-            const uint8_t *a = (const uint8_t *)A + (size_t)m0 * as;                                       \
-            float *ym = y + (int64_t)m0 * ldy;                                                             \
-            switch (mr - m0 < 4 ? mr - m0 : 4) {                                                           \
-            case 1: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 1); break;                              \
-            case 2: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 2); break;                              \
-            case 3: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 3); break;                              \
-            default: float_rows(K, W, ws, nr, a, as, ym, ldy, type, 4); break;                             \
-            }                                                                                              \
-        }                                                                                                  \
-    }
-FLOAT_TILE_FN(tile_f32, LC_TYPE_F32)
-FLOAT_TILE_FN(tile_f16, LC_TYPE_F16)
-FLOAT_TILE_FN(tile_bf16, LC_TYPE_BF16)
+LC_INLINE void f16_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as, float *y, int64_t ldy,
+                          const int MR, const int NR) {
+    float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_F16, MR, NR);
+}
+LC_INLINE void bf16_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t *A, size_t as, float *y,
+                           int64_t ldy, const int MR, const int NR) {
+    float_kernel(K, W, ws, A, as, y, ldy, LC_TYPE_BF16, MR, NR);
+}
+LC_TILE_4X4_FN(tile_f32, f32_kernel)
+LC_TILE_4X4_FN(tile_f16, f16_kernel)
+LC_TILE_4X4_FN(tile_bf16, bf16_kernel)
 
 /* ------------------------------------------------------------ tile calls */
 

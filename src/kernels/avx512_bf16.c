@@ -62,28 +62,7 @@ LC_INLINE void bf16_kernel(int64_t K, const uint8_t *W, size_t ws, const uint8_t
         for (int n = 0; n < NR; n++) y[m * ldy + n] = hsum512_ps(acc[m][n]);
 }
 
-LC_INLINE void bf16_rows(int64_t K, const uint8_t *W, size_t ws, int64_t nr, const uint8_t *A, size_t as,
-                         float *y, int64_t ldy, const int MR) {
-    int64_t n = 0;
-    for (; n + 4 <= nr; n += 4) bf16_kernel(K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 4);
-    for (; n < nr; n++) bf16_kernel(K, W + (size_t)n * ws, ws, A, as, y + n, ldy, MR, 1);
-}
-
-/* Activation rows 4 at a time; every output sees the same operations in
- * every tile shape, so no result depends on the thread count. */
-static void tile_bf16(int64_t K, const void *W, size_t ws, int64_t nr, const void *A, size_t as, int mr, float *y,
-                      int64_t ldy) {
-    for (int m0 = 0; m0 < mr; m0 += 4) {
-        const uint8_t *a = (const uint8_t *)A + (size_t)m0 * as;
-        float *ym = y + (int64_t)m0 * ldy;
-        switch (mr - m0 < 4 ? mr - m0 : 4) {
-        case 1: bf16_rows(K, W, ws, nr, a, as, ym, ldy, 1); break;
-        case 2: bf16_rows(K, W, ws, nr, a, as, ym, ldy, 2); break;
-        case 3: bf16_rows(K, W, ws, nr, a, as, ym, ldy, 3); break;
-        default: bf16_rows(K, W, ws, nr, a, as, ym, ldy, 4); break;
-        }
-    }
-}
+LC_TILE_4X4_FN(tile_bf16, bf16_kernel)
 
 const lc_kernel_table LC_AVX512_BF16_TABLE = {
     .name = LC_AVX512_BF16_NAME,

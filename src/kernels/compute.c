@@ -84,7 +84,8 @@ lc_compute *lc_compute_create(int n_threads, int64_t max_rows, int64_t max_k, ll
     c->n_threads = n_threads > 0 ? n_threads : 1;
     c->max_rows = max_rows > 0 ? max_rows : 1;
     c->max_k = max_k > 0 ? max_k : 1;
-    if (select_kernels(c, lc_kernel_table_get(lc_isa_default()), lc_isa_default(), err) != 0) { free(c); return NULL; }
+    const lc_isa isa = lc_isa_default();
+    if (select_kernels(c, lc_kernel_table_get(isa), isa, err) != 0) { free(c); return NULL; }
     c->pool = lc_threadpool_create(c->n_threads, err);
     if (!c->pool) { free(c->act); free(c); return NULL; }
     return c;
@@ -102,14 +103,9 @@ int lc_compute_n_threads(const lc_compute *c) { return c->n_threads; }
 const char *lc_compute_isa(const lc_compute *c) { return c->kernels.name; }
 
 int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err) {
-    int isa = lc_isa_from_name(isa_name);
-    if (isa < 0)
-        return lc_fail(err, "unknown instruction set '%s' (scalar, avx2, neon, neon-dotprod)",
-                       isa_name ? isa_name : "(null)");
-    char why[64];
-    if (!lc_isa_available((lc_isa)isa, why, sizeof why))
-        return lc_fail(err, "instruction set '%s' unavailable: %s", isa_name, why);
-    return select_kernels(c, lc_kernel_table_get((lc_isa)isa), (lc_isa)isa, err);
+    lc_isa isa;
+    if (lc_isa_parse(isa_name, &isa, err) < 0) return -1;
+    return select_kernels(c, lc_kernel_table_get(isa), isa, err);
 }
 
 bool lc_matmul_supports(int wtype) {

@@ -3,9 +3,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "runtime/cpu.h"
+#include "runtime/err.h"
 
 static const char *const isa_names[LC_ISA_COUNT] = {
     [LC_ISA_SCALAR] = "scalar",
@@ -25,6 +27,20 @@ int lc_isa_from_name(const char *name) {
     for (int i = 0; i < LC_ISA_COUNT; i++)
         if (strcasecmp(name, isa_names[i]) == 0) return i;
     return -1;
+}
+
+int lc_isa_parse(const char *name, lc_isa *out, llamac_error *err) {
+    const int isa = lc_isa_from_name(name);
+    if (isa < 0) {
+        char known[128] = "";
+        for (int i = LC_ISA_COUNT - 1; i >= 0; i--)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", isa_names[i], i ? ", " : "");
+        return lc_fail(err, "unknown kernel table '%s' (%s)", name ? name : "(null)", known);
+    }
+    char why[64] = "";
+    if (!lc_isa_available((lc_isa)isa, why, sizeof why)) return lc_fail(err, "kernel table '%s': %s", name, why);
+    *out = (lc_isa)isa;
+    return 0;
 }
 
 static void set_why(char *why, size_t size, const char *msg) {

@@ -28,6 +28,12 @@ int lc_isa_from_name(const char *name);          /* -1 if unknown */
  * writes the reason ("CPU lacks avx2", "not built for x86-64") to why. */
 bool lc_isa_available(lc_isa isa, char *why, size_t why_size);
 
+/* The ISA a user named (a flag, an API parameter): 0 and *out, or -1 with
+ * a message naming it and listing the known names, or saying what this
+ * CPU or build lacks. */
+struct llamac_error;
+int lc_isa_parse(const char *name, lc_isa *out, struct llamac_error *err);
+
 /* The best available ISA, or the one LLAMAC_ISA names if it is available
  * (an unknown or unavailable name is ignored). */
 lc_isa lc_isa_default(void);

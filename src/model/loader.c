@@ -362,14 +362,9 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     if (!params) params = &defaults;
     llamac_model *m = calloc(1, sizeof *m);
     if (!m) { lc_fail(err, "out of memory"); return NULL; }
-    m->isa = lc_isa_default();
-    if (params->isa) {
-        const int isa = lc_isa_from_name(params->isa);
-        char why[64] = "";
-        if (isa < 0) { lc_fail(err, "unknown kernel table '%s' (avx512-bf16, avx512, avx2, neon-dotprod, neon, scalar)", params->isa); goto fail; }
-        if (!lc_isa_available((lc_isa)isa, why, sizeof why)) { lc_fail(err, "kernel table '%s': %s", params->isa, why); goto fail; }
-        m->isa = isa;
-    }
+    lc_isa isa = lc_isa_default();
+    if (params->isa && lc_isa_parse(params->isa, &isa, err) < 0) goto fail;
+    m->isa = isa;
     if (params->use_mmap || params->vocab_only) {
         if (gguf_open(path, &m->gguf, err) < 0) goto fail;
     } else {
