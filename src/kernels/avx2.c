@@ -475,6 +475,7 @@ LC_INLINE void q4_0_x8_kernel(int64_t nb, const block_q4_0_x8 *w, const uint8_t 
                 const __m256i a_hi = _mm256_set1_epi32(load_i32(aq + 16 + 4 * c));
                 s16[m] = _mm256_add_epi16(s16[m], _mm256_add_epi16(_mm256_maddubs_epi16(lo, a_lo),
                                                                    _mm256_maddubs_epi16(hi, a_hi)));
+                LC_KEEP_IN_REGISTER(s16[m]);
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
@@ -564,6 +565,7 @@ LC_INLINE void q8_0_x8_kernel(int64_t nb, const block_q8_0_x8 *w, const uint8_t 
                 const __m256i a = _mm256_set1_epi32(load_i32(ar[m].blocks[b].qs + 4 * c));
                 const __m256i p = _mm256_maddubs_epi16(qabs, _mm256_sign_epi8(a, q));
                 s32[m] = _mm256_add_epi32(s32[m], _mm256_madd_epi16(p, ones));
+                LC_KEEP_IN_REGISTER(s32[m]);
             }
         }
         const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));
@@ -873,6 +875,7 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
                     for (int m = 0; m < MR; m++) {
                         const __m256i a = _mm256_set1_epi32(load_i32(ab[m][b].qs + 64 * h + 32 * part + 4 * c));
                         s16[m] = _mm256_add_epi16(s16[m], _mm256_maddubs_epi16(nib, a));
+                        LC_KEEP_IN_REGISTER(s16[m]);
                     }
                 }
                 LC_UNROLL
@@ -1097,6 +1100,7 @@ LC_INLINE void q6_K_x8_kernel(int64_t nb, const block_q6_K_x8 *w, const uint8_t 
                 const __m256i s16 = _mm256_add_epi16(_mm256_maddubs_epi16(dec.q[k], _mm256_set1_epi32(load_i32(aq))),
                                                      _mm256_maddubs_epi16(dec.q[k + 1], _mm256_set1_epi32(load_i32(aq + 4))));
                 isum[m] = _mm256_add_epi32(isum[m], _mm256_madd_epi16(s16, dec.scale[k / 4]));
+                LC_KEEP_IN_REGISTER(isum[m]);
             }
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)w[b].d));

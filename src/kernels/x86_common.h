@@ -16,6 +16,12 @@
 /* The MR x NR loops must be unrolled for the accumulators to live in
  * registers; -O2 alone leaves them as arrays on the stack. */
 #define LC_UNROLL _Pragma("GCC unroll 8")
+/* Makes the compiler treat a vector as recomputed here, so the adds
+ * before and after it are not merged. Without it gcc reassociates a
+ * register tile's integer accumulations into trees: all of a block's
+ * products are formed first, more live vectors than there are registers,
+ * and the accumulators spill to the stack. */
+#define LC_KEEP_IN_REGISTER(v) __asm__("" : "+x"(v))
 
 /* Decode reads each group of NR weight rows once. Rows are a few KB, too
  * short for the hardware prefetcher to ramp up on every new group, so the
