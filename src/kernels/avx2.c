@@ -848,9 +848,8 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
     for (int m = 0; m < MR; m++) acc[m] = _mm256_setzero_ps();
     const prefetcher pf = prefetch_plan((const uint8_t *)w, (size_t)nb * sizeof *w, nb * 4);
     for (int64_t b = 0; b < nb; b++) {
-        __m256i sc6[2], mn6[2];
+        __m256i sc6[2];
         q4_K_x8_unpack6(w[b].scales_lo, w[b].scales_hi, sc6);
-        q4_K_x8_unpack6(w[b].mins_lo, w[b].mins_hi, mn6);
         __m256i isum[6];
         LC_UNROLL
         for (int m = 0; m < MR; m++) isum[m] = _mm256_setzero_si256();
@@ -879,11 +878,16 @@ LC_INLINE void q4_K_x8_kernel(int64_t nb, const block_q4_K_x8 *w, const uint8_t 
                     }
                 }
                 LC_UNROLL
-                for (int m = 0; m < MR; m++)
+                for (int m = 0; m < MR; m++) {
                     isum[m] = _mm256_add_epi32(isum[m], _mm256_madd_epi16(s16[m], part ? sc_hi : sc_lo));
+                    LC_KEEP_IN_REGISTER(isum[m]);
+                }
             }
         }
-        /* mins of sub-blocks (2p, 2p+1) for p = 0..3 */
+        /* mins of sub-blocks (2p, 2p+1) for p = 0..3, unpacked only now
+         * (the registers are free again) */
+        __m256i mn6[2];
+        q4_K_x8_unpack6(w[b].mins_lo, w[b].mins_hi, mn6);
         __m256i mpair[4];
         LC_UNROLL
         for (int p = 0; p < 4; p++) {
@@ -1186,9 +1190,11 @@ LC_INLINE void q6_K_kernel(int64_t nb, const uint8_t *W, size_t ws, const uint8_
                     const block_q8_K *ab = (const block_q8_K *)(A + (size_t)m * as) + b;
                     __m256i a = _mm256_loadu_si256((const __m256i *)(ab->qs + 128 * h + 32 * j));
                     LC_UNROLL
-                    for (int n = 0; n < NR; n++)
+                    for (int n = 0; n < NR; n++) {
                         isum[m][n] = _mm256_add_epi32(isum[m][n],
                                                       _mm256_madd_epi16(_mm256_maddubs_epi16(q[n], a), s[n]));
+                        LC_KEEP_IN_REGISTER(isum[m][n]);
+                    }
                 }
             }
         }
