@@ -478,11 +478,47 @@ extern const lc_kernel_table lc_kernels_avx512_emulated;
 extern const lc_kernel_table lc_kernels_avx512_bf16_emulated;
 #endif
 
+/* The table's SwiGLU against expf: random gates over the range that
+ * matters (|g| < 24) and extremes, odd lengths for the vector tails.
+ * A wrong polynomial term or exponent bias moves results by 1e-3 or more. */
+static void test_swiglu(const lc_kernel_table *table, uint64_t *rng) {
+    lc_kernel_table full;
+    lc_kernel_table_resolve(table, &full);
+    if (!full.swiglu) return;
+    static const float extremes[] = {0.0f, -0.0f, 1e-30f, -1e-30f, 80.0f, -80.0f, 87.0f, -87.0f, 100.0f, -100.0f, 1e6f};
+    static const int64_t ns[] = {1, 7, 8, 9, 33, 1000};
+    const size_t n_extremes = sizeof extremes / sizeof extremes[0];
+    double worst = 0.0;
+    for (size_t t = 0; t < sizeof ns / sizeof ns[0]; t++) {
+        const int64_t n = ns[t] + (int64_t)n_extremes;
+        float *gate = malloc((size_t)n * sizeof(float)), *up = malloc((size_t)n * sizeof(float));
+        float *ref = malloc((size_t)n * sizeof(float));
+        for (int64_t i = 0; i < n; i++) {
+            gate[i] = i < (int64_t)n_extremes ? extremes[i] : 24.0f * lc_test_randf(rng);
+            up[i] = 3.0f * lc_test_randf(rng);
+        }
+        memcpy(ref, gate, (size_t)n * sizeof(float));
+        lc_swiglu_reference(ref, up, n);
+        full.swiglu(gate, up, n);
+        for (int64_t i = 0; i < n; i++) {
+            const double err = fabs((double)gate[i] - (double)ref[i]);
+            if (fabs((double)ref[i]) > 1e-20 && err / fabs((double)ref[i]) > worst) worst = err / fabs((double)ref[i]);
+            CHECKF(err <= 1e-6 * fabs((double)ref[i]) + 1e-30, "%s swiglu n=%lld [%lld]: %.9g, reference %.9g",
+                   full.name, (long long)n, (long long)i, gate[i], ref[i]);
+        }
+        free(gate);
+        free(up);
+        free(ref);
+    }
+    fprintf(stderr, "  %s: swiglu vs expf, worst relative error %.2e\n", full.name, worst);
+}
+
 static void test_table(const lc_kernel_table *kt, uint64_t *rng) {
     fprintf(stderr, "table %s: testing\n", kt->name);
     test_quantizers(kt, rng);
     test_tight_scratch(kt, rng);
     test_x8(kt, rng);
+    test_swiglu(kt, rng);
     double worst = test_matmul_vs_reference(kt, rng);
     fprintf(stderr, "  %s: matmul vs reference, worst |error| / sum|w*x| = %.2e (tolerance %.0e)\n", kt->name, worst,
             REL_TOL);

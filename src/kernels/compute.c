@@ -71,6 +71,7 @@ static int select_kernels(lc_compute *c, const lc_kernel_table *kt, lc_isa isa, 
         const lc_type_traits *tt = lc_type_traits_get(t);
         if (!c->kernels.quantize_row[t] && tt) c->kernels.quantize_row[t] = tt->from_float;
     }
+    if (!c->kernels.swiglu) c->kernels.swiglu = lc_swiglu_reference;
     return 0;
 }
 
@@ -241,6 +242,31 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
 void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                   const float *x, int64_t M, float *y) {
     matmul(c, W, wtype, true, N, K, x, M, y);
+}
+
+/* --------------------------------------------------------------- swiglu */
+
+typedef struct swiglu_job {
+    lc_swiglu_fn fn;
+    float *gate;
+    const float *up;
+    int64_t n;
+} swiglu_job;
+
+static void swiglu_part(void *arg, int ith, int nth) {
+    const swiglu_job *j = arg;
+    /* parts start on multiples of 8 floats (whole vectors, own cache lines mostly) */
+    const int64_t n8 = (j->n + 7) / 8, begin = n8 * ith / nth * 8, end = n8 * (ith + 1) / nth * 8;
+    const int64_t stop = end < j->n ? end : j->n;
+    if (begin < stop) j->fn(j->gate + begin, j->up + begin, stop - begin);
+}
+
+void lc_swiglu(lc_compute *c, float *gate, const float *up, int64_t n) {
+    if (n <= 0) return;
+    swiglu_job j = {c->kernels.swiglu, gate, up, n};
+    /* a decode row (n_ff elements) is done faster than a dispatch takes */
+    if (n <= 16384) swiglu_part(&j, 0, 1);
+    else lc_threadpool_run(c->pool, swiglu_part, &j);
 }
 
 /* --------------------------------------------------------- parallel for */

@@ -31,6 +31,10 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
 void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                   const float *x, int64_t M, float *y);
 
+/* gate[i] = silu(gate[i]) * up[i] for i < n (the feed-forward activation),
+ * with the ISA's kernel, split over the threads when n is large. */
+void lc_swiglu(lc_compute *c, float *gate, const float *up, int64_t n);
+
 /* Runs fn over [0, n) split into contiguous ranges, one per thread. */
 typedef void (*lc_range_fn)(void *arg, int64_t begin, int64_t end, int thread);
 void lc_parallel_for(lc_compute *c, int64_t n, lc_range_fn fn, void *arg);

@@ -147,6 +147,7 @@ void lc_kernel_table_resolve(const lc_kernel_table *kt, lc_kernel_table *out) {
             if (!out->tile_x8[t]) out->tile_x8[t] = b->tile_x8[t];
         }
         if (!out->act_row_size) out->act_row_size = b->act_row_size;
+        if (!out->swiglu) out->swiglu = b->swiglu;
     }
     out->base = NULL;
 }

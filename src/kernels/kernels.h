@@ -40,6 +40,11 @@ typedef void (*lc_tile_fn)(int64_t K, const void *W, size_t wstride, int64_t nr,
  * reads), then whatever else the ISA's own kernels want to find there. */
 typedef size_t (*lc_act_row_size_fn)(int type, int64_t K);
 
+/* The feed-forward gate: gate[i] = silu(gate[i]) * up[i] for i < n, with
+ * silu(g) = g / (1 + e^-g). One exponential per element of the n_ff-wide
+ * hidden row, which a scalar expf makes a few percent of prefill. */
+typedef void (*lc_swiglu_fn)(float *gate, const float *up, int64_t n);
+
 typedef struct lc_kernel_table {
     const char *name;
     lc_quantize_row_fn quantize_row[LC_TYPE_COUNT]; /* indexed by activation type */
@@ -47,6 +52,7 @@ typedef struct lc_kernel_table {
     lc_tile_fn tile_x8[LC_TYPE_COUNT];              /* weights in the x8 layout (quant/repack.h):
                                                        nr a multiple of 8, W at a group's start */
     lc_act_row_size_fn act_row_size;                /* NULL: lc_row_size */
+    lc_swiglu_fn swiglu;                            /* NULL: lc_swiglu_reference */
     const struct lc_kernel_table *base;             /* entries left NULL above come from this table
                                                        first (an ISA extending another one) */
 } lc_kernel_table;
@@ -62,6 +68,9 @@ void lc_tile_reference(int wtype, int64_t K, const void *W, size_t wstride, int6
  * plain layout and dotted with the type table's vec_dot, block by block. */
 void lc_tile_reference_x8(int wtype, int64_t K, const void *W, size_t wstride, int64_t nr,
                           const void *A, size_t astride, int mr, float *y, int64_t ldy);
+
+/* scalar.c: SwiGLU with libm's expf, element by element. */
+void lc_swiglu_reference(float *gate, const float *up, int64_t n);
 
 extern const lc_kernel_table lc_kernels_scalar;
 #if defined(__x86_64__)

@@ -51,5 +51,9 @@ void lc_tile_reference_x8(int wtype, int64_t K, const void *W, size_t wstride, i
     }
 }
 
+void lc_swiglu_reference(float *gate, const float *up, int64_t n) {
+    for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
+}
+
 /* All entries NULL: the driver falls back to the type table for each. */
 const lc_kernel_table lc_kernels_scalar = {.name = "scalar"};

@@ -67,22 +67,6 @@ static void add_rows(float *x, const float *y, int64_t count) {
     for (int64_t i = 0; i < count; i++) x[i] += y[i];
 }
 
-typedef struct swiglu_job {
-    float *gate;
-    const float *up;
-} swiglu_job;
-
-/* gate = silu(gate) * up over [begin, end); one expf per element, so
- * prefill spreads it over the threads. */
-static void swiglu_range(void *arg, int64_t begin, int64_t end, int thread) {
-    const swiglu_job *job = arg;
-    (void)thread;
-    for (int64_t i = begin; i < end; i++) {
-        const float g = job->gate[i];
-        job->gate[i] = g / (1.0f + expf(-g)) * job->up[i];
-    }
-}
-
 static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int32_t n, float *y) {
     if (w->x8) lc_matmul_x8(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
     else lc_matmul(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
@@ -138,8 +122,7 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
         rmsnorm_rows(s->xn, s->x, L->ffn_norm, n, E, hp->rms_eps);
         matmul(ctx, &L->w_gate, s->xn, n, s->gate);
         matmul(ctx, &L->w_up, s->xn, n, s->up);
-        swiglu_job act = {s->gate, s->up};
-        lc_parallel_for(ctx->compute, n * F, swiglu_range, &act);
+        lc_swiglu(ctx->compute, s->gate, s->up, n * F);
         matmul(ctx, &L->w_down, s->gate, n, s->proj);
         add_rows(s->x, s->proj, n * E);
     }
