@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "kernels/attention.h"
+#include "kernels/avx2_exp.h"
 #include "quant/types.h"
 
 #define ATTN_BLOCK 32
@@ -64,30 +65,12 @@ ALWAYS_INLINE __m256 step_scale(int type, const uint8_t *row, int64_t e) {
 
 /* ------------------------------------------------------------ vector exp */
 
-/* e^x for x <= 0, lane by lane: x = n ln2 + r with |r| <= ln2/2, e^r by its
- * degree-7 Taylor polynomial (truncation < 1e-8 relative), 2^n through the
- * exponent bits. Lanes below -87.3 (including -inf) give 0; e^-87.3 is at
- * the bottom of the normal floats and far below any term that matters. */
+/* e^x for x <= 0, lane by lane (lc_exp_ps); lanes below -87.3, -inf
+ * included, give 0: e^-87.3 is at the bottom of the normal floats and far
+ * below any term that matters. */
 ALWAYS_INLINE __m256 exp_nonpositive(__m256 x) {
-    const __m256 lowest = _mm256_set1_ps(-87.3f);
-    const __m256 in_range = _mm256_cmp_ps(x, lowest, _CMP_GE_OQ);
-    x = _mm256_max_ps(x, lowest);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    /* ln2 split in two so that n*ln2_hi is exact */
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    /* n >= -126 here, so n + 127 is a valid biased exponent */
-    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_and_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(bits)), in_range);
+    const __m256 in_range = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
+    return _mm256_and_ps(lc_exp_ps(x), in_range);
 }
 
 /* ----------------------------------------------------- horizontal sums */

@@ -244,31 +244,6 @@ void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
     matmul(c, W, wtype, true, N, K, x, M, y);
 }
 
-/* --------------------------------------------------------------- swiglu */
-
-typedef struct swiglu_job {
-    lc_swiglu_fn fn;
-    float *gate;
-    const float *up;
-    int64_t n;
-} swiglu_job;
-
-static void swiglu_part(void *arg, int ith, int nth) {
-    const swiglu_job *j = arg;
-    /* parts start on multiples of 8 floats (whole vectors, own cache lines mostly) */
-    const int64_t n8 = (j->n + 7) / 8, begin = n8 * ith / nth * 8, end = n8 * (ith + 1) / nth * 8;
-    const int64_t stop = end < j->n ? end : j->n;
-    if (begin < stop) j->fn(j->gate + begin, j->up + begin, stop - begin);
-}
-
-void lc_swiglu(lc_compute *c, float *gate, const float *up, int64_t n) {
-    if (n <= 0) return;
-    swiglu_job j = {c->kernels.swiglu, gate, up, n};
-    /* a decode row (n_ff elements) is done faster than a dispatch takes */
-    if (n <= 16384) swiglu_part(&j, 0, 1);
-    else lc_threadpool_run(c->pool, swiglu_part, &j);
-}
-
 /* --------------------------------------------------------- parallel for */
 
 typedef struct range_job {
@@ -288,4 +263,30 @@ void lc_parallel_for(lc_compute *c, int64_t n, lc_range_fn fn, void *arg) {
     range_job r = {fn, arg, n};
     if (n == 1) run_range(&r, 0, 1);
     else lc_threadpool_run(c->pool, run_range, &r);
+}
+
+/* --------------------------------------------------------------- swiglu */
+
+typedef struct swiglu_job {
+    lc_swiglu_fn fn;
+    float *gate;
+    const float *up;
+    int64_t n;
+} swiglu_job;
+
+/* Vectors [begin, end) of 8 floats (the last one may be partial). */
+static void swiglu_range(void *arg, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    const swiglu_job *j = arg;
+    const int64_t stop = end * 8 < j->n ? end * 8 : j->n;
+    j->fn(j->gate + begin * 8, j->up + begin * 8, stop - begin * 8);
+}
+
+void lc_swiglu(lc_compute *c, float *gate, const float *up, int64_t n) {
+    if (n <= 0) return;
+    swiglu_job j = {c->kernels.swiglu, gate, up, n};
+    const int64_t vectors = (n + 7) / 8;
+    /* a decode row (n_ff elements) is done faster than a dispatch takes */
+    if (n <= 16384) swiglu_range(&j, 0, vectors, 0);
+    else lc_parallel_for(c, vectors, swiglu_range, &j);
 }
