@@ -7,6 +7,11 @@
 #   REPS=3 THREADS=2 bash bench/run.sh
 #   BASELINE=/tmp/old/llamac bash bench/run.sh        # another build, same run
 #   BASELINE="build/llamac --no-repack" bash bench/run.sh
+#   LLAMA_BENCH=/opt/llama-cpp-debian/llama-bench bash bench/run.sh
+#
+# With LLAMA_BENCH (made by bench/get-llama-cpp.sh, or any llama-bench),
+# llama.cpp's llama-bench runs on the same files with the same settings,
+# right before llamac on each model, and the table shows llamac's ratio to it.
 #
 # With BASELINE, every model is measured by both, alternating (baseline
 # first), and the table shows the ratios: on a shared machine only ratios
@@ -15,8 +20,10 @@
 # Models are made once under bench/models/ (git-ignored) with
 # ../shared/tools/make_synthetic_hf.py (needs python3-numpy) and
 # `llamac convert`. Decode is bound by memory bandwidth, so every decode
-# figure is set against bench/membw measured in the same run: the fraction
-# is (weight bytes read per token x tok/s) / read bandwidth.
+# figure is set against bench/membw run right before and right after that
+# model's llamac run (the machine's bandwidth drifts from minute to
+# minute): the fraction is (weight bytes read per token x tok/s) / the
+# better of the two probes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +33,7 @@ SYNTH=${SYNTH:-../shared/tools/make_synthetic_hf.py}
 MODELS=bench/models
 OUT=${OUT:-bench/results/$(date -u +%Y-%m-%d)-$(git rev-parse --short HEAD).md}
 BASELINE=${BASELINE:-}
+LLAMA_BENCH=${LLAMA_BENCH:-}
 BIN=build/llamac
 
 make build >/dev/null
@@ -83,6 +91,15 @@ bench_json() { # cmd model
             /"pp512"/ { pp = $2; pps = $3 } /"tg128"/ { tg = $2; tgs = $3 }
             END { print pp + 0, pps + 0, tg + 0, tgs + 0 }'
 }
+# One llama-bench run (its JSON output); prints "pp pp_sd tg tg_sd".
+llama_bench_json() { # model
+    "$LLAMA_BENCH" -m "$1" -p 512 -n 128 -r "$REPS" -t "$THREADS" -o json 2>/dev/null |
+        /usr/bin/python3 -c '
+import json, sys
+tests = {(t["n_prompt"], t["n_gen"]): t for t in json.load(sys.stdin)}
+pp, tg = tests[(512, 0)], tests[(0, 128)]
+print(pp["avg_ts"], pp["stddev_ts"], tg["avg_ts"], tg["stddev_ts"])'
+}
 membw_run() { build/membw -t "$THREADS"; }
 membw_field() { awk -v f="$2" '/best/ { for (i = 1; i <= NF; i++) if ($i == f) { print $(i + 1); exit } }' <<<"$1" | tr -d ','; }
 
@@ -91,13 +108,23 @@ membw_before=$(membw_run)
 
 rows=()
 for m in "${models[@]}"; do
-    base="- -"
+    base="- - - -" llama="- - - -"
+    if [ -n "$LLAMA_BENCH" ]; then
+        echo "benchmarking $m with llama.cpp..." >&2
+        llama=$(llama_bench_json "$m")
+    fi
     if [ -n "$BASELINE" ]; then
         echo "benchmarking $m with the baseline..." >&2
         base=$(bench_json "$BASELINE" "$m")
     fi
     echo "benchmarking $m..." >&2
-    rows+=("$(basename "$m" .gguf) $(stat -c %s "$m") $(weights_read_per_token "$m") $(bench_json "$BIN" "$m") $base")
+    probe_before=$(membw_run)
+    result=$(bench_json "$BIN" "$m")
+    probe_after=$(membw_run)
+    # the bandwidth around this model's run: the better of the two probes
+    near=$(printf '%s\n%s\n' "$(membw_field "$probe_before" best)" "$(membw_field "$probe_after" best)" | sort -g | tail -1)
+    near_med=$(printf '%s\n%s\n' "$(membw_field "$probe_before" median)" "$(membw_field "$probe_after" median)" | sort -g | tail -1)
+    rows+=("$(basename "$m" .gguf) $(stat -c %s "$m") $(weights_read_per_token "$m") $result $base $llama $near $near_med")
 done
 echo "measuring read bandwidth again..." >&2
 membw_after=$(membw_run)
@@ -112,21 +139,28 @@ bw_med=$(printf '%s\n%s\n' "$(membw_field "$membw_before" median)" "$(membw_fiel
          "$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
     echo "- CPU features: $(grep -m1 -o -w -E 'avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx512_bf16|asimddp' /proc/cpuinfo | sort -u | tr '\n' ' ')"
     echo "- llamac commit $built, kernels: $("$BIN" info --system | awk -F': ' '/chosen/ { print $2 }')"
-    echo "- command: \`llamac bench -m MODEL -p 512 -n 128 -r $REPS -t $THREADS\`; bandwidth: \`build/membw -t $THREADS\` before and after"
-    echo "- read bandwidth (membw, same run): best **$bw GB/s**, median $bw_med GB/s"
+    echo "- command: \`llamac bench -m MODEL -p 512 -n 128 -r $REPS -t $THREADS\`; bandwidth: \`build/membw -t $THREADS\`" \
+         "right before and after each model's llamac run, and before and after all models"
+    echo "- read bandwidth (membw, same run): best **$bw GB/s**, median $bw_med GB/s over the first and last probes;" \
+         "each model's decode is set against the probes around its own run (column membw)"
     [ -n "$BASELINE" ] && echo "- baseline: \`$BASELINE\`, run right before each model's own run"
+    [ -n "$LLAMA_BENCH" ] && echo "- llama.cpp: \`llama-bench -m MODEL -p 512 -n 128 -r $REPS -t $THREADS\`," \
+        "$("$LLAMA_BENCH" --version 2>&1 | awk '/^version|^built/' | paste -sd ' ')," \
+        "run right before each model's llamac run"
     echo
-    echo "| model | size MiB | pp512 tok/s | tg128 tok/s | weights read/token MiB | decode GB/s | of membw best / median |$([ -n "$BASELINE" ] && echo " baseline pp512 | baseline tg128 | pp ratio | tg ratio |")"
-    echo "|---|---:|---:|---:|---:|---:|---:|$([ -n "$BASELINE" ] && echo "---:|---:|---:|---:|")"
+    echo "| model | size MiB | pp512 tok/s | tg128 tok/s | weights read/token MiB | decode GB/s | membw best / median GB/s | of membw best / median |$([ -n "$BASELINE" ] && echo " baseline pp512 | baseline tg128 | pp ratio | tg ratio |")$([ -n "$LLAMA_BENCH" ] && echo " llama.cpp pp512 | llama.cpp tg128 | pp / llama.cpp | tg / llama.cpp |")"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|$([ -n "$BASELINE" ] && echo "---:|---:|---:|---:|")$([ -n "$LLAMA_BENCH" ] && echo "---:|---:|---:|---:|")"
     for r in "${rows[@]}"; do
         # shellcheck disable=SC2086
         set -- $r
         awk -v m="$1" -v size="$2" -v rb="$3" -v pp="$4" -v pps="$5" -v tg="$6" -v tgs="$7" -v bpp="$8" \
-            -v bpps="$9" -v btg="${10}" -v btgs="${11}" -v bw="$bw" -v bwm="$bw_med" 'BEGIN {
+            -v bpps="$9" -v btg="${10}" -v btgs="${11}" -v lpp="${12}" -v lpps="${13}" -v ltg="${14}" \
+            -v ltgs="${15}" -v bw="${16}" -v bwm="${17}" 'BEGIN {
                 gbs = rb * tg / 1e9
-                printf "| %s | %.0f | %.1f ± %.1f | %.2f ± %.2f | %.0f | %.1f | %.0f%% / %.0f%% |",
-                       m, size / 1048576, pp, pps, tg, tgs, rb / 1048576, gbs, 100 * gbs / bw, 100 * gbs / bwm
+                printf "| %s | %.0f | %.1f ± %.1f | %.2f ± %.2f | %.0f | %.1f | %.1f / %.1f | %.0f%% / %.0f%% |",
+                       m, size / 1048576, pp, pps, tg, tgs, rb / 1048576, gbs, bw, bwm, 100 * gbs / bw, 100 * gbs / bwm
                 if (bpp != "-") printf " %.1f ± %.1f | %.2f ± %.2f | %.2f | %.2f |", bpp, bpps, btg, btgs, pp / bpp, tg / btg
+                if (lpp != "-") printf " %.1f ± %.1f | %.2f ± %.2f | **%.2f** | **%.2f** |", lpp, lpps, ltg, ltgs, pp / lpp, tg / ltg
                 printf "\n" }'
     done
     echo

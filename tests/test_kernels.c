@@ -3,7 +3,8 @@
  *    activation quantizers give the reference bytes exactly, and lc_matmul
  *    agrees with a vec_dot per output within REL_TOL of sum_k |w_k * x_k|
  *    (only the float summation order may differ), for odd sizes;
- *  - lc_matmul gives identical bits with 1, 2 and 3 threads;
+ *  - lc_matmul gives identical bits with 1, 2 and 3 threads, and
+ *    lc_matmul_group the bits of one lc_matmul per weight;
  *  - lc_parallel_for covers every index exactly once, also under many
  *    back-to-back dispatches (the pool's wake-up protocol). */
 #include <math.h>
@@ -331,6 +332,67 @@ static void test_x8(const lc_kernel_table *kt, uint64_t *rng) {
     lc_compute_free(c3);
 }
 
+/* lc_matmul_group over weights of mixed types and layouts gives each
+ * output the bits of its own lc_matmul / lc_matmul_x8 call: Q4_0 and Q8_0
+ * share Q8_0 activations, Q6_K and Q4_K take Q8_K ones (a second job),
+ * more than LC_MATMUL_GROUP_MAX weights are split, a weight type with no
+ * product (Q8_K) gets NaN without touching the others. */
+static void test_group(const lc_kernel_table *kt, uint64_t *rng) {
+    enum { K = 512, MAXM = 17, NOUT = 6 };
+    static const int types[NOUT] = {LC_TYPE_Q4_0, LC_TYPE_Q6_K, LC_TYPE_Q4_0, LC_TYPE_Q8_0, LC_TYPE_Q4_K, LC_TYPE_Q8_K};
+    static const bool x8[NOUT] = {false, true, true, false, true, false};
+    static const int64_t Nn[NOUT] = {33, 16, 40, 7, 24, 8};
+    static const int64_t Mg[] = {1, 5, 17};
+    llamac_error err = {{0}};
+    lc_compute *c = lc_compute_create(3, MAXM, K, &err);
+    CHECKF(c != NULL, "%s", err.msg);
+    if (!c) return;
+    CHECK(lc_compute_set_kernels(c, kt, &err) == 0);
+    uint8_t *W[NOUT];
+    float *y[NOUT], *y_one[NOUT];
+    float *x = malloc(sizeof(float) * MAXM * K);
+    lc_matmul_out outs[NOUT];
+    for (int i = 0; i < NOUT; i++) {
+        const size_t wrow = lc_row_size(types[i], K);
+        W[i] = malloc(wrow * (size_t)Nn[i]);
+        y[i] = malloc(sizeof(float) * MAXM * (size_t)Nn[i]);
+        y_one[i] = malloc(sizeof(float) * MAXM * (size_t)Nn[i]);
+        if (types[i] == LC_TYPE_Q8_K) memset(W[i], 0, wrow * (size_t)Nn[i]);
+        else for (int64_t n = 0; n < Nn[i]; n++) random_weight_row(types[i], K, W[i] + n * wrow, rng);
+        if (x8[i]) CHECK(lc_x8_repack(types[i], W[i], Nn[i], K) == 0);
+        outs[i] = (lc_matmul_out){.W = W[i], .wtype = types[i], .x8 = x8[i], .N = Nn[i], .y = y[i]};
+    }
+    for (size_t mi = 0; mi < sizeof Mg / sizeof Mg[0]; mi++) {
+        const int64_t M = Mg[mi];
+        random_activations(x, M, K, rng);
+        for (int i = 0; i < NOUT; i++) {
+            for (int64_t e = 0; e < M * Nn[i]; e++) y[i][e] = 12345.0f;
+            if (x8[i]) lc_matmul_x8(c, W[i], types[i], Nn[i], K, x, M, y_one[i]);
+            else lc_matmul(c, W[i], types[i], Nn[i], K, x, M, y_one[i]);
+        }
+        lc_matmul_group(c, outs, NOUT, K, x, M);
+        for (int i = 0; i < NOUT; i++) {
+            if (types[i] == LC_TYPE_Q8_K) {
+                int nan = 0;
+                for (int64_t e = 0; e < M * Nn[i]; e++) nan += isnan(y[i][e]);
+                CHECKF(nan == M * Nn[i], "%s group: unsupported Q8_K weight: %d of %lld outputs NaN", kt->name, nan,
+                       (long long)(M * Nn[i]));
+            } else {
+                CHECKF(memcmp(y[i], y_one[i], sizeof(float) * (size_t)(M * Nn[i])) == 0,
+                       "%s group M=%lld: weight %d (%s%s) differs from its own matmul", kt->name, (long long)M, i,
+                       lc_type_name(types[i]), x8[i] ? " x8" : "");
+            }
+        }
+    }
+    for (int i = 0; i < NOUT; i++) {
+        free(W[i]);
+        free(y[i]);
+        free(y_one[i]);
+    }
+    free(x);
+    lc_compute_free(c);
+}
+
 /* The same product with 1, 2 and 3 threads: identical bits, because the
  * kernel that computes an output never depends on how rows are split. */
 static void test_threads_agree(uint64_t *rng) {
@@ -519,6 +581,7 @@ static void test_table(const lc_kernel_table *kt, uint64_t *rng) {
     test_tight_scratch(kt, rng);
     test_x8(kt, rng);
     test_swiglu(kt, rng);
+    test_group(kt, rng);
     double worst = test_matmul_vs_reference(kt, rng);
     fprintf(stderr, "  %s: matmul vs reference, worst |error| / sum|w*x| = %.2e (tolerance %.0e)\n", kt->name, worst,
             REL_TOL);

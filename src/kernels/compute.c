@@ -132,42 +132,59 @@ static void quantize_rows(void *arg, int ith, int nth) {
     for (int64_t m = m0; m < m1; m++) j->quantize(j->x + m * j->K, j->dst + (size_t)m * j->arow, j->K);
 }
 
-typedef struct matmul_job {
+/* One weight matrix of a matmul job, and the range of the job's chunks
+ * that cover its rows. */
+typedef struct matmul_part {
     lc_tile_fn tile;            /* NULL: the reference tile for wtype */
     bool x8;                    /* weights in the x8 layout (quant/repack.h) */
     int wtype;
     const uint8_t *W;
     size_t wrow;
-    int64_t N, K;
+    int64_t N;
+    float *y;                   /* the pass's first row of outputs */
+    int64_t chunk_rows;
+    int64_t chunk_end;          /* this part's chunks end here (job-wide count) */
+} matmul_part;
+
+/* Up to LC_MATMUL_GROUP_MAX weights over the same quantized activations,
+ * one dispatch for all: a thread that finishes one product goes on with
+ * the next instead of waiting for the others. */
+#define LC_MATMUL_GROUP_MAX 4
+
+typedef struct matmul_job {
+    matmul_part part[LC_MATMUL_GROUP_MAX];
+    int64_t K;
     const uint8_t *A;
     size_t arow;
     int64_t M;
-    float *y;
-    int64_t chunk_rows, n_chunks;
+    int64_t n_chunks;
     atomic_int_fast64_t next_chunk;
 } matmul_job;
 
-static void run_tile(const matmul_job *j, int64_t n0, int64_t nr, int64_t m0, int mr) {
-    const uint8_t *w = j->W + (size_t)n0 * j->wrow;
+static void run_tile(const matmul_job *j, const matmul_part *p, int64_t n0, int64_t nr, int64_t m0, int mr) {
+    const uint8_t *w = p->W + (size_t)n0 * p->wrow;
     const uint8_t *a = j->A + (size_t)m0 * j->arow;
-    float *y = j->y + m0 * j->N + n0;
-    if (j->tile) j->tile(j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
-    else if (j->x8) lc_tile_reference_x8(j->wtype, j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
-    else lc_tile_reference(j->wtype, j->K, w, j->wrow, nr, a, j->arow, mr, y, j->N);
+    float *y = p->y + m0 * p->N + n0;
+    if (p->tile) p->tile(j->K, w, p->wrow, nr, a, j->arow, mr, y, p->N);
+    else if (p->x8) lc_tile_reference_x8(p->wtype, j->K, w, p->wrow, nr, a, j->arow, mr, y, p->N);
+    else lc_tile_reference(p->wtype, j->K, w, p->wrow, nr, a, j->arow, mr, y, p->N);
 }
 
 static void matmul_chunks(void *arg, int ith, int nth) {
     (void)ith;
     (void)nth;
     matmul_job *j = arg;
+    int pi = 0;   /* chunks are claimed in increasing order: the part never goes back */
     for (;;) {
         int64_t c = atomic_fetch_add_explicit(&j->next_chunk, 1, memory_order_relaxed);
         if (c >= j->n_chunks) break;
-        int64_t n0 = c * j->chunk_rows;
-        int64_t nr = j->N - n0 < j->chunk_rows ? j->N - n0 : j->chunk_rows;
+        while (c >= j->part[pi].chunk_end) pi++;
+        const matmul_part *p = &j->part[pi];
+        int64_t n0 = (c - (pi > 0 ? j->part[pi - 1].chunk_end : 0)) * p->chunk_rows;
+        int64_t nr = p->N - n0 < p->chunk_rows ? p->N - n0 : p->chunk_rows;
         for (int64_t m0 = 0; m0 < j->M; m0 += LC_TILE_M) {
             int mr = j->M - m0 < LC_TILE_M ? (int)(j->M - m0) : LC_TILE_M;
-            run_tile(j, n0, nr, m0, mr);
+            run_tile(j, p, n0, nr, m0, mr);
         }
     }
 }
@@ -192,28 +209,30 @@ static void fill_nan(float *y, int64_t n) {
     for (int64_t i = 0; i < n; i++) y[i] = NAN;
 }
 
-static void matmul(lc_compute *c, const void *W, int wtype, bool x8, int64_t N, int64_t K,
-                   const float *x, int64_t M, float *y) {
-    if (N <= 0 || M <= 0) return;
-    if (!lc_matmul_supports(wtype) || (x8 && !lc_x8_supported(wtype, N, K))) { fill_nan(y, M * N); return; }
-    const lc_type_traits *wt = lc_type_traits_get(wtype);
-    const int at = wt->vec_dot_type;
+/* The products outs[0..n) whose weights all take activation type at:
+ * x quantized once per pass of rows, then one dispatch for all of them. */
+static void matmul_same_activation(lc_compute *c, const lc_matmul_out *const *outs, int n, int at, int64_t K,
+                                   const float *x, int64_t M) {
     const size_t arow = act_row_bytes(&c->kernels, at, K);
     /* f32 activations are used in place; others go through the scratch,
      * as many rows per pass as it holds. */
     int64_t rows_per_pass = at == LC_TYPE_F32 ? M : (int64_t)(c->act_cap / arow);
-    if (rows_per_pass < 1) { fill_nan(y, M * N); return; }
-
-    matmul_job job = {
-        .tile = x8 ? c->kernels.tile_x8[wtype] : c->kernels.tile[wtype],
-        .x8 = x8,
-        .wtype = wtype,
-        .W = W,
-        .wrow = lc_row_size(wtype, K),
-        .N = N,
-        .K = K,
-        .arow = arow,
-    };
+    if (rows_per_pass < 1) {
+        for (int i = 0; i < n; i++) fill_nan(outs[i]->y, M * outs[i]->N);
+        return;
+    }
+    matmul_job job = {.K = K, .arow = arow};
+    for (int i = 0; i < n; i++) {
+        const lc_matmul_out *o = outs[i];
+        job.part[i] = (matmul_part){
+            .tile = o->x8 ? c->kernels.tile_x8[o->wtype] : c->kernels.tile[o->wtype],
+            .x8 = o->x8,
+            .wtype = o->wtype,
+            .W = o->W,
+            .wrow = lc_row_size(o->wtype, K),
+            .N = o->N,
+        };
+    }
     for (int64_t m0 = 0; m0 < M; m0 += rows_per_pass) {
         int64_t mp = M - m0 < rows_per_pass ? M - m0 : rows_per_pass;
         if (at == LC_TYPE_F32) {
@@ -226,22 +245,57 @@ static void matmul(lc_compute *c, const void *W, int wtype, bool x8, int64_t N, 
             job.A = c->act;
         }
         job.M = mp;
-        job.y = y + m0 * N;
-        job.chunk_rows = chunk_rows_for(N, mp, c->n_threads);
-        job.n_chunks = (N + job.chunk_rows - 1) / job.chunk_rows;
+        job.n_chunks = 0;
+        for (int i = 0; i < n; i++) {
+            matmul_part *p = &job.part[i];
+            p->y = outs[i]->y + m0 * p->N;
+            p->chunk_rows = chunk_rows_for(p->N, mp, c->n_threads);
+            job.n_chunks += (p->N + p->chunk_rows - 1) / p->chunk_rows;
+            p->chunk_end = job.n_chunks;
+        }
         atomic_init(&job.next_chunk, 0);
         lc_threadpool_run(c->pool, matmul_chunks, &job);
     }
 }
 
+void lc_matmul_group(lc_compute *c, const lc_matmul_out *outs, int n_outs, int64_t K, const float *x, int64_t M) {
+    if (M <= 0) return;
+    /* what is left to do: unsupported weights get NaN, empty ones nothing */
+    const lc_matmul_out *todo[LC_MATMUL_GROUP_MAX];
+    for (int first = 0; first < n_outs; first += LC_MATMUL_GROUP_MAX) {
+        int n_todo = 0;
+        for (int i = first; i < n_outs && i < first + LC_MATMUL_GROUP_MAX; i++) {
+            const lc_matmul_out *o = &outs[i];
+            if (o->N <= 0) continue;
+            if (!lc_matmul_supports(o->wtype) || (o->x8 && !lc_x8_supported(o->wtype, o->N, K)))
+                fill_nan(o->y, M * o->N);
+            else todo[n_todo++] = o;
+        }
+        /* one job per activation type (q/k/v of one file usually share one) */
+        while (n_todo > 0) {
+            const int at = lc_type_traits_get(todo[0]->wtype)->vec_dot_type;
+            const lc_matmul_out *same[LC_MATMUL_GROUP_MAX];
+            int n_same = 0, n_rest = 0;
+            for (int i = 0; i < n_todo; i++) {
+                if (lc_type_traits_get(todo[i]->wtype)->vec_dot_type == at) same[n_same++] = todo[i];
+                else todo[n_rest++] = todo[i];
+            }
+            matmul_same_activation(c, same, n_same, at, K, x, M);
+            n_todo = n_rest;
+        }
+    }
+}
+
 void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                const float *x, int64_t M, float *y) {
-    matmul(c, W, wtype, false, N, K, x, M, y);
+    const lc_matmul_out out = {.W = W, .wtype = wtype, .x8 = false, .N = N, .y = y};
+    lc_matmul_group(c, &out, 1, K, x, M);
 }
 
 void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                   const float *x, int64_t M, float *y) {
-    matmul(c, W, wtype, true, N, K, x, M, y);
+    const lc_matmul_out out = {.W = W, .wtype = wtype, .x8 = true, .N = N, .y = y};
+    lc_matmul_group(c, &out, 1, K, x, M);
 }
 
 /* --------------------------------------------------------- parallel for */

@@ -31,6 +31,21 @@ void lc_matmul(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
 void lc_matmul_x8(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K,
                   const float *x, int64_t M, float *y);
 
+/* One product of a group over the same activations (lc_matmul_group). */
+typedef struct lc_matmul_out {
+    const void *W;   /* N rows of K elements of block type wtype */
+    int wtype;
+    bool x8;         /* W in the x8 layout, as for lc_matmul_x8 */
+    int64_t N;
+    float *y;        /* M rows of N floats */
+} lc_matmul_out;
+
+/* y = W x for several weights that read the same x (q/k/v, gate/up): x is
+ * quantized once for all weights that take the same activation type, and
+ * one dispatch runs all their products, so no thread waits between them.
+ * Each y gets the bits lc_matmul / lc_matmul_x8 would give it. */
+void lc_matmul_group(lc_compute *c, const lc_matmul_out *outs, int n_outs, int64_t K, const float *x, int64_t M);
+
 /* gate[i] = silu(gate[i]) * up[i] for i < n (the feed-forward activation),
  * with the ISA's kernel, split over the threads when n is large. */
 void lc_swiglu(lc_compute *c, float *gate, const float *up, int64_t n);

@@ -72,6 +72,17 @@ static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int3
     else lc_matmul(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
 }
 
+/* Products of weights that read the same rows x (all with x's width):
+ * one quantization of x and one dispatch instead of one per weight. */
+static void matmul_group(llamac_context *ctx, const lc_weight *const *w, float *const *y, int n_weights,
+                         const float *x, int32_t n) {
+    lc_matmul_out outs[3];   /* q/k/v at most */
+    if (n_weights > 3) n_weights = 3;
+    for (int i = 0; i < n_weights; i++)
+        outs[i] = (lc_matmul_out){.W = w[i]->data, .wtype = w[i]->type, .x8 = w[i]->x8, .N = w[i]->ne1, .y = y[i]};
+    lc_matmul_group(ctx->compute, outs, n_weights, w[0]->ne0, x, n);
+}
+
 void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int32_t first_logit,
                 float *logits) {
     const llamac_model *m = ctx->model;
@@ -97,9 +108,8 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
 
         /* attention block: norm, q/k/v projections, RoPE, cache, attention */
         rmsnorm_rows(s->xn, s->x, L->attn_norm, n, E, hp->rms_eps);
-        matmul(ctx, &L->wq, s->xn, n, s->q);
-        matmul(ctx, &L->wk, s->xn, n, s->k);
-        matmul(ctx, &L->wv, s->xn, n, s->v);
+        matmul_group(ctx, (const lc_weight *[]){&L->wq, &L->wk, &L->wv}, (float *[]){s->q, s->k, s->v}, 3,
+                     s->xn, n);
         rope_apply(s->q, n, hp->n_head, hp->head_dim, s->rope_cos, s->rope_sin);
         rope_apply(s->k, n, hp->n_head_kv, hp->head_dim, s->rope_cos, s->rope_sin);
         const size_t layer_off = (size_t)il * kv->n_ctx * kv->row_size;
@@ -120,8 +130,7 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
 
         /* feed-forward block: norm, SwiGLU, down projection, residual */
         rmsnorm_rows(s->xn, s->x, L->ffn_norm, n, E, hp->rms_eps);
-        matmul(ctx, &L->w_gate, s->xn, n, s->gate);
-        matmul(ctx, &L->w_up, s->xn, n, s->up);
+        matmul_group(ctx, (const lc_weight *[]){&L->w_gate, &L->w_up}, (float *[]){s->gate, s->up}, 2, s->xn, n);
         lc_swiglu(ctx->compute, s->gate, s->up, n * F);
         matmul(ctx, &L->w_down, s->gate, n, s->proj);
         add_rows(s->x, s->proj, n * E);
