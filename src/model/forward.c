@@ -1,6 +1,7 @@
 /* The Llama forward pass over a batch of tokens, as llama.cpp computes it
  * (the shared formats notes (shared/docs/formats.md) section 9). Prefill is this same function with
  * n > 1: every matrix product sees all n rows at once. */
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -77,7 +78,7 @@ static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int3
 static void matmul_group(llamac_context *ctx, const lc_weight *const *w, float *const *y, int n_weights,
                          const float *x, int32_t n) {
     lc_matmul_out outs[3];   /* q/k/v at most */
-    if (n_weights > 3) n_weights = 3;
+    assert(n_weights >= 1 && n_weights <= 3);
     for (int i = 0; i < n_weights; i++)
         outs[i] = (lc_matmul_out){.W = w[i]->data, .wtype = w[i]->type, .x8 = w[i]->x8, .N = w[i]->ne1, .y = y[i]};
     lc_matmul_group(ctx->compute, outs, n_weights, w[0]->ne0, x, n);
