@@ -102,6 +102,10 @@ print(pp["avg_ts"], pp["stddev_ts"], tg["avg_ts"], tg["stddev_ts"])'
 }
 membw_run() { build/membw -t "$THREADS"; }
 membw_field() { awk -v f="$2" '/best/ { for (i = 1; i <= NF; i++) if ($i == f) { print $(i + 1); exit } }' <<<"$1" | tr -d ','; }
+# The better of two probes' "best" or "median" figure.
+membw_better() { # field probe1 probe2
+    printf '%s\n%s\n' "$(membw_field "$2" "$1")" "$(membw_field "$3" "$1")" | sort -g | tail -1
+}
 
 echo "measuring read bandwidth..." >&2
 membw_before=$(membw_run)
@@ -122,15 +126,15 @@ for m in "${models[@]}"; do
     result=$(bench_json "$BIN" "$m")
     probe_after=$(membw_run)
     # the bandwidth around this model's run: the better of the two probes
-    near=$(printf '%s\n%s\n' "$(membw_field "$probe_before" best)" "$(membw_field "$probe_after" best)" | sort -g | tail -1)
-    near_med=$(printf '%s\n%s\n' "$(membw_field "$probe_before" median)" "$(membw_field "$probe_after" median)" | sort -g | tail -1)
+    near=$(membw_better best "$probe_before" "$probe_after")
+    near_med=$(membw_better median "$probe_before" "$probe_after")
     rows+=("$(basename "$m" .gguf) $(stat -c %s "$m") $(weights_read_per_token "$m") $result $base $llama $near $near_med")
 done
 echo "measuring read bandwidth again..." >&2
 membw_after=$(membw_run)
 # The roofline: the better of the two probes' best and median passes.
-bw=$(printf '%s\n%s\n' "$(membw_field "$membw_before" best)" "$(membw_field "$membw_after" best)" | sort -g | tail -1)
-bw_med=$(printf '%s\n%s\n' "$(membw_field "$membw_before" median)" "$(membw_field "$membw_after" median)" | sort -g | tail -1)
+bw=$(membw_better best "$membw_before" "$membw_after")
+bw_med=$(membw_better median "$membw_before" "$membw_after")
 
 {
     echo "# llamac benchmark, $(date -u +%Y-%m-%d)"

@@ -1,7 +1,6 @@
 /* The Llama forward pass over a batch of tokens, as llama.cpp computes it
  * (the shared formats notes (shared/docs/formats.md) section 9). Prefill is this same function with
  * n > 1: every matrix product sees all n rows at once. */
-#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -68,20 +67,17 @@ static void add_rows(float *x, const float *y, int64_t count) {
     for (int64_t i = 0; i < count; i++) x[i] += y[i];
 }
 
-static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int32_t n, float *y) {
-    if (w->x8) lc_matmul_x8(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
-    else lc_matmul(ctx->compute, w->data, w->type, w->ne1, w->ne0, x, n, y);
+/* The product of one weight matrix, writing y (compute.h). */
+static lc_matmul_out product(const lc_weight *w, float *y) {
+    return (lc_matmul_out){.W = w->data, .wtype = w->type, .x8 = w->x8, .N = w->ne1, .y = y};
 }
 
-/* Products of weights that read the same rows x (all with x's width):
- * one quantization of x and one dispatch instead of one per weight. */
-static void matmul_group(llamac_context *ctx, const lc_weight *const *w, float *const *y, int n_weights,
-                         const float *x, int32_t n) {
-    lc_matmul_out outs[3];   /* q/k/v at most */
-    assert(n_weights >= 1 && n_weights <= 3);
-    for (int i = 0; i < n_weights; i++)
-        outs[i] = (lc_matmul_out){.W = w[i]->data, .wtype = w[i]->type, .x8 = w[i]->x8, .N = w[i]->ne1, .y = y[i]};
-    lc_matmul_group(ctx->compute, outs, n_weights, w[0]->ne0, x, n);
+/* y = w x for the n rows of x (w->ne0 wide). Weights that read the same
+ * rows go to lc_matmul_group together instead: one quantization of x and
+ * one dispatch for all of them. */
+static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int32_t n, float *y) {
+    const lc_matmul_out out = product(w, y);
+    lc_matmul_group(ctx->compute, &out, 1, w->ne0, x, n);
 }
 
 void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int32_t first_logit,
@@ -109,8 +105,8 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
 
         /* attention block: norm, q/k/v projections, RoPE, cache, attention */
         rmsnorm_rows(s->xn, s->x, L->attn_norm, n, E, hp->rms_eps);
-        matmul_group(ctx, (const lc_weight *[]){&L->wq, &L->wk, &L->wv}, (float *[]){s->q, s->k, s->v}, 3,
-                     s->xn, n);
+        const lc_matmul_out qkv[] = {product(&L->wq, s->q), product(&L->wk, s->k), product(&L->wv, s->v)};
+        lc_matmul_group(ctx->compute, qkv, 3, E, s->xn, n);
         rope_apply(s->q, n, hp->n_head, hp->head_dim, s->rope_cos, s->rope_sin);
         rope_apply(s->k, n, hp->n_head_kv, hp->head_dim, s->rope_cos, s->rope_sin);
         const size_t layer_off = (size_t)il * kv->n_ctx * kv->row_size;
@@ -131,7 +127,8 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
 
         /* feed-forward block: norm, SwiGLU, down projection, residual */
         rmsnorm_rows(s->xn, s->x, L->ffn_norm, n, E, hp->rms_eps);
-        matmul_group(ctx, (const lc_weight *[]){&L->w_gate, &L->w_up}, (float *[]){s->gate, s->up}, 2, s->xn, n);
+        const lc_matmul_out gate_up[] = {product(&L->w_gate, s->gate), product(&L->w_up, s->up)};
+        lc_matmul_group(ctx->compute, gate_up, 2, E, s->xn, n);
         lc_swiglu(ctx->compute, s->gate, s->up, n * F);
         matmul(ctx, &L->w_down, s->gate, n, s->proj);
         add_rows(s->x, s->proj, n * E);
