@@ -6,7 +6,8 @@
  * pos0 0 and > 0, 1/7/33 tokens, 1/2/3 threads, scalar and SIMD ISAs.
  * Also: identical bits for every thread count, unsupported shapes give NaN,
  * and the error against the unquantized K/V (what an F16 or Q8_0 cache
- * costs). `test_attention --bench` times decode at Llama 3 8B shape. */
+ * costs). `test_attention --bench` times decode at Llama 3 8B shape,
+ * `--bench-prefill` prefill at the target models' shapes. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -256,6 +257,12 @@ static void check_edges(lc_compute *const *computes, const char *simd_isa, error
         {LC_TYPE_F16, 256, 16, 4, 20, 2, 1.0f, false},
         {LC_TYPE_F32, 32, 40, 1, 10, 1, 2.0f, false},
         {LC_TYPE_Q8_0, LC_ATTN_HEAD_DIM_MAX, 1, 8, 5, 2, 1.0f, false},
+        /* prefill tiles: several cache blocks, partial first tiles, the
+         * causal diagonal inside a block and across two */
+        {LC_TYPE_F16, 64, 2, 4, 60, 70, 1.0f, true},
+        {LC_TYPE_Q8_0, 128, 2, 1, 0, 75, 2.0f, true},
+        {LC_TYPE_F32, 40, 3, 2, 29, 37, 3.0f, false},
+        {LC_TYPE_F16, 256, 1, 6, 3, 9, 1.0f, true},
     };
     uint64_t seed = 1000;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], computes, simd_isa, seed++, stats);
@@ -358,8 +365,70 @@ static void bench(void) {
     lc_compute_free(c[1]);
 }
 
+/* Prefill (n tokens from position 0, F16 cache) at the shapes of the
+ * target models: ms per layer and GFLOP/s, counting 2 flops per
+ * multiply-add of scores and of values over the causal triangle. */
+static void bench_prefill(void) {
+    typedef struct bshape { const char *name; int n_kv, group, D; } bshape;
+    static const bshape shapes[] = {
+        {"Llama-3.2-1B", 8, 4, 64},
+        {"Llama-3.1-8B", 8, 4, 128},
+        {"CodeLlama-7B", 32, 1, 128},
+    };
+    static const int32_t lengths[] = {512, 2048};
+    llamac_error err;
+    lc_compute *c = lc_compute_create(2, 64, 4096, &err);
+    if (!c) { fprintf(stderr, "compute: %s\n", err.msg); exit(1); }
+    printf("prefill attention, 2 threads, F16 cache: ms per layer (GFLOP/s)\n");
+    printf("%-13s %5s %18s %18s\n", "shape", "n", "scalar", lc_compute_isa(c));
+    const char *simd = lc_compute_isa(c);
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++) {
+            const bshape *b = &shapes[si];
+            const int32_t n = lengths[li];
+            const int H = b->n_kv * b->group, row = b->n_kv * b->D;
+            const size_t row_size = lc_row_size(LC_TYPE_F16, row);
+            float *q = xcalloc((size_t)n * H * b->D, sizeof(float));
+            float *out = xcalloc((size_t)n * H * b->D, sizeof(float));
+            uint8_t *k = xcalloc((size_t)n, row_size), *v = xcalloc((size_t)n, row_size);
+            float *tmp = xcalloc((size_t)row, sizeof(float));
+            uint64_t rng = 11;
+            for (int64_t i = 0; i < (int64_t)n * H * b->D; i++) q[i] = lc_test_randf(&rng);
+            for (int32_t t = 0; t < n; t++) {
+                for (int e = 0; e < row; e++) tmp[e] = lc_test_randf(&rng);
+                lc_type_traits_get(LC_TYPE_F16)->from_float(tmp, k + (size_t)t * row_size, row);
+                for (int e = 0; e < row; e++) tmp[e] = lc_test_randf(&rng);
+                lc_type_traits_get(LC_TYPE_F16)->from_float(tmp, v + (size_t)t * row_size, row);
+            }
+            const lc_attn_args a = {q, k, v, row_size, LC_TYPE_F16, H, b->n_kv, b->D, 0, n, out};
+            const double flops = 4.0 * H * b->D * ((double)n * (n + 1) / 2);
+            double ms[2] = {INFINITY, INFINITY};
+            for (int round = 0; round < 3; round++)
+                for (int variant = 0; variant < 2; variant++) {
+                    if (variant == 0 && n > 512) continue; /* the scalar path is slow */
+                    lc_compute_set_isa(c, variant == 0 ? "scalar" : simd, NULL);
+                    const double t0 = now_s();
+                    lc_attention(c, &a);
+                    const double t = (now_s() - t0) * 1e3;
+                    if (t < ms[variant]) ms[variant] = t;
+                }
+            char cols[2][32];
+            for (int variant = 0; variant < 2; variant++)
+                if (isinf(ms[variant])) snprintf(cols[variant], sizeof cols[variant], "-");
+                else snprintf(cols[variant], sizeof cols[variant], "%.2f (%.1f)", ms[variant], flops / ms[variant] * 1e-6);
+            printf("%-13s %5d %18s %18s\n", b->name, n, cols[0], cols[1]);
+            free(q);
+            free(out);
+            free(k);
+            free(v);
+            free(tmp);
+        }
+    lc_compute_free(c);
+}
+
 int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[1], "--bench") == 0) { bench(); return 0; }
+    if (argc > 1 && strcmp(argv[1], "--bench-prefill") == 0) { bench_prefill(); return 0; }
     llamac_error err;
     lc_compute *computes[N_THREAD_COUNTS];
     for (int n = 0; n < N_THREAD_COUNTS; n++) {

@@ -245,10 +245,82 @@ static item_kernel kernel_for(const lc_compute *c, const lc_attn_args *a) {
     return lc_attention_item_scalar;
 }
 
+/* ---------------------------------------------------------------- tiles */
+
+typedef void (*tile_kernel)(const lc_attn_args *a, const lc_attn_tile *tile);
+
+typedef struct tile_job {
+    const lc_attn_args *a;
+    tile_kernel kernel;
+    int n_units;
+    int tokens_per_tile;
+    int64_t n_tiles;
+    atomic_int_fast64_t next_tile;
+} tile_job;
+
+/* Tile k: token tiles from the last (longest causal rows) back to the
+ * first, which holds the remainder; within one, unit by unit. */
+static lc_attn_tile tile_at(const tile_job *j, int64_t k) {
+    const int32_t from_end = (int32_t)(k / j->n_units);
+    const int32_t end = j->a->n_tokens - from_end * j->tokens_per_tile;
+    const int32_t begin = end > j->tokens_per_tile ? end - j->tokens_per_tile : 0;
+    lc_attn_tile t = {.token0 = begin, .n_tokens = end - begin, .unit = (int)(k % j->n_units)};
+    return t;
+}
+
+static void tile_worker(void *arg, int64_t begin, int64_t end, int thread) {
+    (void)begin;
+    (void)end;
+    (void)thread;
+    tile_job *j = arg;
+    for (;;) {
+        const int64_t k = atomic_fetch_add_explicit(&j->next_tile, 1, memory_order_relaxed);
+        if (k >= j->n_tiles) break;
+        const lc_attn_tile t = tile_at(j, k);
+        j->kernel(j->a, &t);
+    }
+}
+
+/* The tile kernel for this context and shape, or NULL: tiles pay off from
+ * two query tokens up (decode keeps the per-token items, which split one
+ * token's heads over the threads). */
+static tile_kernel tile_kernel_for(const lc_compute *c, const lc_attn_args *a) {
+    if (a->n_tokens < 2) return NULL;
+#if defined(__x86_64__)
+    const int isa = lc_isa_from_name(lc_compute_isa(c));
+    if (isa > LC_ISA_SCALAR && a->head_dim % 8 == 0 && a->head_dim <= LC_ATTN_TILE_DIM_MAX)
+        return lc_attention_tile_avx2;
+#else
+    (void)c;
+#endif
+    return NULL;
+}
+
+static void run_tiles(lc_compute *c, const lc_attn_args *a, tile_kernel kernel) {
+    tile_job job = {
+        .a = a,
+        .kernel = kernel,
+        .n_units = a->n_head_kv * lc_attn_units_per_kv_head(a),
+        .tokens_per_tile = lc_attn_tile_tokens(a),
+    };
+    const int64_t token_tiles = (a->n_tokens + job.tokens_per_tile - 1) / job.tokens_per_tile;
+    job.n_tiles = token_tiles * job.n_units;
+    atomic_init(&job.next_tile, 0);
+    const int n_threads = lc_compute_n_threads(c);
+    lc_parallel_for(c, n_threads < job.n_tiles ? n_threads : job.n_tiles, tile_worker, &job);
+}
+
+/* --------------------------------------------------------------- entry */
+
 void lc_attention(lc_compute *c, const lc_attn_args *a) {
     if (a->n_tokens <= 0) return;
     if (!args_supported(a)) {
         fill_nan(a->out, (int64_t)a->n_tokens * a->n_head * a->head_dim);
+        return;
+    }
+    const tile_kernel tiles = tile_kernel_for(c, a);
+    if (tiles) {
+        run_tiles(c, a, tiles);
         return;
     }
     const int n_threads = lc_compute_n_threads(c);

@@ -112,4 +112,32 @@ void lc_attention_item_scalar(const lc_attn_args *a, const lc_attn_item *it);
 void lc_attention_item_avx2(const lc_attn_args *a, const lc_attn_item *it);
 #endif
 
+/* Prefill tiles. With several query tokens, each cached row is shared by
+ * every token as well as every head of a group: a tile is a run of
+ * consecutive tokens and one head unit, at most LC_ATTN_TILE_ROWS query
+ * rows (tokens x heads) in all. Its kernel converts a block of K and V rows
+ * to floats once for all those rows and computes the block as two small
+ * matrix products (scores = Q K^T, then P V) with register-blocked
+ * accumulators; the causal limit of each row masks the diagonal block. */
+#define LC_ATTN_TILE_ROWS 32
+/* Largest head dimension of the tile kernel (its blocks live on the stack). */
+#define LC_ATTN_TILE_DIM_MAX 256
+
+typedef struct lc_attn_tile {
+    int32_t token0;  /* first token */
+    int n_tokens;    /* 1..LC_ATTN_TILE_ROWS / unit width */
+    int unit;
+} lc_attn_tile;
+
+/* Tokens per tile: as many as fill LC_ATTN_TILE_ROWS rows at this shape's
+ * unit width. */
+static inline int lc_attn_tile_tokens(const lc_attn_args *a) {
+    return LC_ATTN_TILE_ROWS / lc_attn_unit_width(a);
+}
+
+#if defined(__x86_64__)
+/* Needs head_dim % 8 == 0 and <= LC_ATTN_TILE_DIM_MAX (attention.c checks). */
+void lc_attention_tile_avx2(const lc_attn_args *a, const lc_attn_tile *tile);
+#endif
+
 #endif
