@@ -34,7 +34,7 @@
 
 typedef struct tile_state {
     int D;
-    int rows;                      /* query rows, padded to even with zero queries */
+    int rows;                      /* query rows: tokens x heads */
     int64_t limit[TILE_ROWS];      /* last cache position each row attends */
     float max[TILE_ROWS], sum[TILE_ROWS], shrink[TILE_ROWS];
     float *qs;                     /* [rows][D] queries times 1/sqrt(D) */
@@ -81,27 +81,37 @@ static void prefetch_block(const lc_attn_args *a, int64_t e0, int64_t t0, int nb
 
 /* -------------------------------------------------------------- scores */
 
-/* s[r][c..c+4) and s[r+1][c..c+4): rows r, r+1 of Q times K rows c..c+4. */
-ALWAYS_INLINE void scores_2x4(const tile_state *st, int r, int c) {
+/* s[r+m][c..c+4) for m < R (1..3): R rows of Q times K rows c..c+4.
+ * Twelve independent accumulators at R = 3 (FMA latency x throughput needs
+ * at least eight), 7 loads per 12 FMAs. */
+ALWAYS_INLINE void scores_Rx4(const tile_state *st, int R, int r, int c) {
     const int D = st->D;
-    const float *q0 = st->qs + (int64_t)r * D, *q1 = q0 + D;
+    const float *q = st->qs + (int64_t)r * D;
     const float *k = st->kb + (int64_t)c * D;
-    __m256 acc[8];
+    __m256 acc[12];
     LC_UNROLL
-    for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+    for (int j = 0; j < 4 * R; j++) acc[j] = _mm256_setzero_ps();
     for (int i = 0; i < D; i += 8) {
-        const __m256 a = _mm256_load_ps(q0 + i), b = _mm256_load_ps(q1 + i);
+        __m256 qm[3];
+        LC_UNROLL
+        for (int m = 0; m < R; m++) qm[m] = _mm256_load_ps(q + m * D + i);
         LC_UNROLL
         for (int j = 0; j < 4; j++) {
             __m256 kj = _mm256_load_ps(k + j * D + i);
             LC_KEEP_IN_REGISTER(kj);
-            acc[j] = _mm256_fmadd_ps(a, kj, acc[j]);
-            acc[4 + j] = _mm256_fmadd_ps(b, kj, acc[4 + j]);
+            LC_UNROLL
+            for (int m = 0; m < R; m++) acc[4 * m + j] = _mm256_fmadd_ps(qm[m], kj, acc[4 * m + j]);
         }
     }
+    float *s = st->s + (int64_t)r * TILE_BLOCK + c;
+    if (R == 1) {
+        _mm_storeu_ps(s, _mm256_castps256_ps128(sum_lanes(acc, 4)));
+        return;
+    }
     const __m256 sums = sum_lanes(acc, 8); /* lanes: row r c..c+3, row r+1 c..c+3 */
-    _mm_storeu_ps(st->s + (int64_t)r * TILE_BLOCK + c, _mm256_castps256_ps128(sums));
-    _mm_storeu_ps(st->s + (int64_t)(r + 1) * TILE_BLOCK + c, _mm256_extractf128_ps(sums, 1));
+    _mm_storeu_ps(s, _mm256_castps256_ps128(sums));
+    _mm_storeu_ps(s + TILE_BLOCK, _mm256_extractf128_ps(sums, 1));
+    if (R == 3) _mm_storeu_ps(s + 2 * TILE_BLOCK, _mm256_castps256_ps128(sum_lanes(acc + 8, 4)));
 }
 
 /* ------------------------------------------------------------- softmax */
@@ -157,35 +167,62 @@ static void row_softmax(tile_state *st, int r, int64_t t0, int n8) {
 
 /* -------------------------------------------------------------- values */
 
-/* Rows r, r+1 of acc, elements [i, i+8*NV): rescaled by the rows' shrink
- * factors, then the block's nb V rows added with the rows' weights. */
-ALWAYS_INLINE void values_2xN(const tile_state *st, int NV, int r, int i, int nb) {
+/* Rows r..r+R (R 1..3) of acc, elements [i, i+8*NV) (NV 1 or 4): rescaled
+ * by the rows' shrink factors, then the block's nb V rows added with the
+ * rows' weights. At R = 3, NV = 4: twelve accumulators in registers for the
+ * whole block, 7 loads per 12 FMAs. */
+ALWAYS_INLINE void values_RxN(const tile_state *st, int R, int NV, int r, int i, int nb) {
     const int D = st->D;
-    float *a0 = st->acc + (int64_t)r * D + i, *a1 = a0 + D;
-    const float *w0 = st->s + (int64_t)r * TILE_BLOCK, *w1 = w0 + TILE_BLOCK;
-    const __m256 f0 = _mm256_set1_ps(st->shrink[r]), f1 = _mm256_set1_ps(st->shrink[r + 1]);
-    __m256 o0[4], o1[4];
+    __m256 o[3][4];
     LC_UNROLL
-    for (int j = 0; j < NV; j++) {
-        o0[j] = _mm256_mul_ps(_mm256_load_ps(a0 + 8 * j), f0);
-        o1[j] = _mm256_mul_ps(_mm256_load_ps(a1 + 8 * j), f1);
+    for (int m = 0; m < R; m++) {
+        const __m256 f = _mm256_set1_ps(st->shrink[r + m]);
+        LC_UNROLL
+        for (int j = 0; j < NV; j++) o[m][j] = _mm256_mul_ps(_mm256_load_ps(st->acc + (int64_t)(r + m) * D + i + 8 * j), f);
     }
+    const float *w = st->s + (int64_t)r * TILE_BLOCK;
     const float *v = st->vb + i;
     for (int t = 0; t < nb; t++, v += D) {
-        const __m256 p0 = _mm256_broadcast_ss(w0 + t), p1 = _mm256_broadcast_ss(w1 + t);
+        __m256 p[3];
+        LC_UNROLL
+        for (int m = 0; m < R; m++) p[m] = _mm256_broadcast_ss(w + m * TILE_BLOCK + t);
         LC_UNROLL
         for (int j = 0; j < NV; j++) {
             __m256 vj = _mm256_load_ps(v + 8 * j);
             LC_KEEP_IN_REGISTER(vj);
-            o0[j] = _mm256_fmadd_ps(p0, vj, o0[j]);
-            o1[j] = _mm256_fmadd_ps(p1, vj, o1[j]);
+            LC_UNROLL
+            for (int m = 0; m < R; m++) o[m][j] = _mm256_fmadd_ps(p[m], vj, o[m][j]);
         }
     }
     LC_UNROLL
-    for (int j = 0; j < NV; j++) {
-        _mm256_store_ps(a0 + 8 * j, o0[j]);
-        _mm256_store_ps(a1 + 8 * j, o1[j]);
-    }
+    for (int m = 0; m < R; m++)
+        LC_UNROLL
+        for (int j = 0; j < NV; j++) _mm256_store_ps(st->acc + (int64_t)(r + m) * D + i + 8 * j, o[m][j]);
+}
+
+/* Every row of the tile, three at a time, against the block: R is a
+ * constant in each call so the kernels' loops unroll. */
+ALWAYS_INLINE void block_scores(const tile_state *st, int n8) {
+    int r = 0;
+    for (; r + 3 <= st->rows; r += 3)
+        for (int c = 0; c < n8; c += 4) scores_Rx4(st, 3, r, c);
+    if (st->rows - r == 2)
+        for (int c = 0; c < n8; c += 4) scores_Rx4(st, 2, r, c);
+    else if (st->rows - r == 1)
+        for (int c = 0; c < n8; c += 4) scores_Rx4(st, 1, r, c);
+}
+
+ALWAYS_INLINE void rows_values(const tile_state *st, int R, int r, int nb) {
+    int i = 0;
+    for (; i + 32 <= st->D; i += 32) values_RxN(st, R, 4, r, i, nb);
+    for (; i < st->D; i += 8) values_RxN(st, R, 1, r, i, nb);
+}
+
+ALWAYS_INLINE void block_values(const tile_state *st, int nb) {
+    int r = 0;
+    for (; r + 3 <= st->rows; r += 3) rows_values(st, 3, r, nb);
+    if (st->rows - r == 2) rows_values(st, 2, r, nb);
+    else if (st->rows - r == 1) rows_values(st, 1, r, nb);
 }
 
 /* ---------------------------------------------------------------- tile */
@@ -199,14 +236,9 @@ static void tile_block(tile_state *st, int type, const lc_attn_args *a, int64_t 
     widen_block(type, a->v, a->row_size, e0, D, t0, nb, nb, st->vb);
     const int64_t next = t0 + nb;
     if (next < n_pos) prefetch_block(a, e0, next, n_pos - next < TILE_BLOCK ? (int)(n_pos - next) : TILE_BLOCK);
-    for (int r = 0; r < st->rows; r += 2)
-        for (int c = 0; c < n8; c += 4) scores_2x4(st, r, c);
+    block_scores(st, n8);
     for (int r = 0; r < st->rows; r++) row_softmax(st, r, t0, n8);
-    for (int r = 0; r < st->rows; r += 2) {
-        int i = 0;
-        for (; i + 32 <= D; i += 32) values_2xN(st, 4, r, i, nb);
-        for (; i < D; i += 8) values_2xN(st, 1, r, i, nb);
-    }
+    block_values(st, nb);
 }
 
 ALWAYS_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *tile) {
@@ -220,16 +252,13 @@ ALWAYS_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile 
     _Alignas(32) float s[TILE_ROWS * TILE_BLOCK];
     tile_state st = {.D = D, .qs = qs, .acc = acc, .kb = kb, .vb = vb, .s = s};
 
-    /* row = token-in-tile * n_heads + head; an odd row count gets one
-     * zero-query row that copies the last row's limit */
-    const int real_rows = tile->n_tokens * unit.n_heads;
-    st.rows = (real_rows + 1) & ~1;
+    /* row = token-in-tile * n_heads + head */
+    st.rows = tile->n_tokens * unit.n_heads;
     for (int r = 0; r < st.rows; r++) {
-        const int row = r < real_rows ? r : real_rows - 1;
-        const int32_t token = tile->token0 + row / unit.n_heads;
-        const float *q = a->q + ((int64_t)token * H + unit.h0 + row % unit.n_heads) * D;
+        const int32_t token = tile->token0 + r / unit.n_heads;
+        const float *q = a->q + ((int64_t)token * H + unit.h0 + r % unit.n_heads) * D;
         for (int i = 0; i < D; i++) {
-            qs[(int64_t)r * D + i] = r < real_rows ? q[i] * scale : 0.0f;
+            qs[(int64_t)r * D + i] = q[i] * scale;
             acc[(int64_t)r * D + i] = 0.0f;
         }
         st.limit[r] = (int64_t)a->pos0 + token;
@@ -242,7 +271,7 @@ ALWAYS_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile 
     for (int64_t t0 = 0; t0 < n_pos; t0 += TILE_BLOCK)
         tile_block(&st, type, a, e0, t0, n_pos - t0 < TILE_BLOCK ? (int)(n_pos - t0) : TILE_BLOCK, n_pos);
 
-    for (int r = 0; r < real_rows; r++) {
+    for (int r = 0; r < st.rows; r++) {
         const int32_t token = tile->token0 + r / unit.n_heads;
         float *out = a->out + ((int64_t)token * H + unit.h0 + r % unit.n_heads) * D;
         const __m256 inv = _mm256_set1_ps(1.0f / st.sum[r]);
