@@ -7,12 +7,14 @@
  * processed together: each cached K and V row is read and widened once per
  * token per KV head, not once per query head.
  *
- * Work is split into items of one token and a range of KV heads, which the
- * pool's threads claim one at a time, longest (latest token) first: prefill
- * gives each token's heads to one item, decode splits the KV heads evenly
- * over the threads (so at most n_head_kv threads work on one token). Each
- * query head is computed by one thread with a fixed order of operations,
- * so the output does not depend on the thread count. */
+ * Decode work is split into items of one token and a range of KV heads,
+ * which the pool's threads claim one at a time: the KV heads are spread
+ * evenly over the threads (so at most n_head_kv threads work on one
+ * token). With two or more tokens (prefill) the SIMD path uses tiles of
+ * several tokens and one head unit instead (below), claimed longest (latest
+ * tokens) first; the scalar path keeps one item per token. Each query head
+ * is computed by one thread with a fixed order of operations, so the output
+ * does not depend on the thread count. */
 #ifndef LC_ATTENTION_H
 #define LC_ATTENTION_H
 

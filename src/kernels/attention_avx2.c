@@ -49,7 +49,7 @@ typedef struct item_state {
 } item_state;
 
 /* acc[h] += q_h[i..i+8) * K row[i..i+8) for every head of the unit. */
-ALWAYS_INLINE void score_chunk(int type, int G, int D, const unit_state *u, const uint8_t *krow, int i,
+LC_INLINE void score_chunk(int type, int G, int D, const unit_state *u, const uint8_t *krow, int i,
                                __m256 d, __m256 *acc) {
     const __m256 k8 = load8(type, krow, u->e0 + i, d);
     LC_UNROLL
@@ -59,7 +59,7 @@ ALWAYS_INLINE void score_chunk(int type, int G, int D, const unit_state *u, cons
 /* Row t's score for every head of the unit, into lanes of u->p[t]. Chunks
  * alternate between two sets of accumulators (when there are few heads)
  * so that enough independent FMA chains are in flight. */
-ALWAYS_INLINE void unit_scores(int type, int G, int D, const unit_state *u, const uint8_t *krow, int t) {
+LC_INLINE void unit_scores(int type, int G, int D, const unit_state *u, const uint8_t *krow, int t) {
     const int two_sets = G <= 4, step = row_step(type, D);
     __m256 acc[ATTN_LANES], acc2[ATTN_LANES];
     LC_UNROLL
@@ -79,7 +79,7 @@ ALWAYS_INLINE void unit_scores(int type, int G, int D, const unit_state *u, cons
 
 /* Multiplies head h's accumulator by lane h of factor, unless all are 1
  * (the usual case once the running max has settled). */
-ALWAYS_INLINE void rescale(int G, int D, const unit_state *u, __m256 factor) {
+LC_INLINE void rescale(int G, int D, const unit_state *u, __m256 factor) {
     if (_mm256_movemask_ps(_mm256_cmp_ps(factor, _mm256_set1_ps(1.0f), _CMP_NEQ_UQ)) == 0) return;
     float f[ATTN_LANES];
     _mm256_storeu_ps(f, factor);
@@ -93,7 +93,7 @@ ALWAYS_INLINE void rescale(int G, int D, const unit_state *u, __m256 factor) {
 
 /* The block's scores become weights exp(s - max) under the updated
  * running max; the running sum and the accumulator follow the max. */
-ALWAYS_INLINE void unit_softmax(int G, int D, unit_state *u, int nb) {
+LC_INLINE void unit_softmax(int G, int D, unit_state *u, int nb) {
     __m256 block_max = _mm256_load_ps(u->p);
     for (int t = 1; t < nb; t++) block_max = _mm256_max_ps(block_max, _mm256_load_ps(u->p + t * ATTN_LANES));
     const __m256 new_max = _mm256_max_ps(u->max, block_max);
@@ -112,7 +112,7 @@ ALWAYS_INLINE void unit_softmax(int G, int D, unit_state *u, int nb) {
 
 /* acc_h += sum over NR rows of p[t][h] * V row, for rows[0..NR) = block
  * positions t..t+NR. */
-ALWAYS_INLINE void unit_values(int type, int G, int NR, int D, const unit_state *u, const uint8_t *const *rows,
+LC_INLINE void unit_values(int type, int G, int NR, int D, const unit_state *u, const uint8_t *const *rows,
                                int t) {
     const float *p = u->p + t * ATTN_LANES;
     const int step = row_step(type, D);
@@ -140,7 +140,7 @@ ALWAYS_INLINE void unit_values(int type, int G, int NR, int D, const unit_state 
 
 /* Positions [t0, t0+nb): every K row once (each unit reads its segment,
  * in row order), the softmax update, then the V rows four at a time. */
-ALWAYS_INLINE void item_block(int type, int G, const item_state *st, int64_t t0, int nb) {
+LC_INLINE void item_block(int type, int G, const item_state *st, int64_t t0, int nb) {
     const int D = st->D;
     for (int t = 0; t < nb; t++) {
         const uint8_t *krow = st->k + (size_t)(t0 + t) * st->row_size;
@@ -161,7 +161,7 @@ ALWAYS_INLINE void item_block(int type, int G, const item_state *st, int64_t t0,
 
 /* --------------------------------------------------------------- items */
 
-ALWAYS_INLINE void run_item(int type, int G, const lc_attn_args *a, const lc_attn_item *it) {
+LC_INLINE void run_item(int type, int G, const lc_attn_args *a, const lc_attn_item *it) {
     const int D = a->head_dim, H = a->n_head;
     const int64_t n_pos = (int64_t)a->pos0 + it->token + 1;
     const float scale = 1.0f / sqrtf((float)D);

@@ -9,29 +9,21 @@
 #include <immintrin.h>
 #include <stdint.h>
 
-#include "kernels/avx2_exp.h"
+#include "kernels/avx2_math.h"
+#include "kernels/x86_common.h" /* LC_INLINE, LC_UNROLL, LC_KEEP_IN_REGISTER */
 #include "quant/types.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
-/* Loops over the (constant) head and row counts must be unrolled so their
- * accumulators live in registers; -O2 alone keeps them in stack arrays. */
-#define LC_UNROLL _Pragma("GCC unroll 8")
-/* Keeps a loaded vector in a register: without it the compilers fold the
- * load into every FMA that uses it, which reloads it once per use and
- * makes a register-blocked product load-bound. */
-#define LC_KEEP_IN_REGISTER(v) __asm__("" : "+x"(v))
 
 /* ----------------------------------------------------------- row loads */
 
 /* The scale of the Q8_0 block holding element e, in every lane. */
-ALWAYS_INLINE __m256 q8_0_scale(const uint8_t *row, int64_t e) {
+LC_INLINE __m256 q8_0_scale(const uint8_t *row, int64_t e) {
     return _mm256_set1_ps(_cvtsh_ss(((const block_q8_0 *)row)[e >> 5].d));
 }
 
 /* Elements [e, e+8) of a cached row as floats; e % 8 == 0, so for Q8_0 the
  * eight lie in one block of 32, whose scale the caller passes as d (read
  * once per block; unused for F32/F16). `type` is a constant after inlining. */
-ALWAYS_INLINE __m256 load8(int type, const uint8_t *row, int64_t e, __m256 d) {
+LC_INLINE __m256 load8(int type, const uint8_t *row, int64_t e, __m256 d) {
     if (type == LC_TYPE_F32) return _mm256_loadu_ps((const float *)row + e);
     if (type == LC_TYPE_F16)
         return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const lc_f16 *)row + e)));
@@ -42,11 +34,11 @@ ALWAYS_INLINE __m256 load8(int type, const uint8_t *row, int64_t e, __m256 d) {
 
 /* Elements per step of the row loops: a whole Q8_0 block when head slices
  * are block aligned (its scale is then read once), else one 8-wide chunk. */
-ALWAYS_INLINE int row_step(int type, int D) {
+LC_INLINE int row_step(int type, int D) {
     return type == LC_TYPE_Q8_0 && D % QK8_0 == 0 ? QK8_0 : 8;
 }
 
-ALWAYS_INLINE __m256 step_scale(int type, const uint8_t *row, int64_t e) {
+LC_INLINE __m256 step_scale(int type, const uint8_t *row, int64_t e) {
     return type == LC_TYPE_Q8_0 ? q8_0_scale(row, e) : _mm256_setzero_ps();
 }
 
@@ -55,7 +47,7 @@ ALWAYS_INLINE __m256 step_scale(int type, const uint8_t *row, int64_t e) {
 /* e^x for x <= 0, lane by lane (lc_exp_ps); lanes below -87.3, -inf
  * included, give 0: e^-87.3 is at the bottom of the normal floats and far
  * below any term that matters. */
-ALWAYS_INLINE __m256 exp_nonpositive(__m256 x) {
+LC_INLINE __m256 exp_nonpositive(__m256 x) {
     const __m256 in_range = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3f), _CMP_GE_OQ);
     return _mm256_and_ps(lc_exp_ps(x), in_range);
 }
@@ -63,7 +55,7 @@ ALWAYS_INLINE __m256 exp_nonpositive(__m256 x) {
 /* ----------------------------------------------------- horizontal sums */
 
 /* Lane h of the result = sum of the lanes of acc[h], for h < G; 0 above. */
-ALWAYS_INLINE __m256 sum_lanes(const __m256 *acc, int G) {
+LC_INLINE __m256 sum_lanes(const __m256 *acc, int G) {
     const __m256 z = _mm256_setzero_ps();
     if (G == 1) {
         __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[0]), _mm256_extractf128_ps(acc[0], 1));

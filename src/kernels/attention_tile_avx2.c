@@ -9,15 +9,17 @@
  * blocks of TILE_BLOCK positions, and for each block:
  *   1. the unit's segments of the K and V rows are widened to floats once,
  *      into kb and vb, for all of the tile's rows (up to 32);
- *   2. scores S = Q K^T, two query rows by four positions at a time: eight
- *      independent accumulators along the head dimension, 6 loads per 8
- *      FMAs, reduced by one horizontal-add network;
+ *   2. scores S = Q K^T, three query rows by four positions at a time:
+ *      twelve independent accumulators along the head dimension, 7 loads
+ *      per 12 FMAs, reduced by horizontal-add networks;
  *   3. per row: the causal mask (only where the block crosses the row's own
  *      position), the block max, the running max and sum, and S turned into
  *      weights exp(S - max) in place;
- *   4. O = O * shrink + P V, two rows by 32 output elements at a time: the
- *      accumulators stay in registers across the whole block, each V load
- *      serves both rows, each broadcast weight four vectors.
+ *   4. O = O * shrink + P V, three rows by 32 output elements at a time:
+ *      the accumulators stay in registers across the whole block, each V
+ *      load serves the three rows, each broadcast weight four vectors.
+ * K and V blocks are prefetched one block ahead: their rows lie a whole
+ * cache row apart, a stride the hardware prefetchers follow poorly.
  * The order of operations per output depends only on the tile, so results
  * do not depend on the thread count. */
 #if defined(__x86_64__)
@@ -47,7 +49,7 @@ typedef struct tile_state {
 
 /* Rows t0..t0+nb of one cache, elements [e0, e0+D), as floats in dst;
  * rows nb..n_padded are zero (their scores are masked). */
-ALWAYS_INLINE void widen_block(int type, const uint8_t *cache, size_t row_size, int64_t e0, int D, int64_t t0,
+LC_INLINE void widen_block(int type, const uint8_t *cache, size_t row_size, int64_t e0, int D, int64_t t0,
                                int nb, int n_padded, float *dst) {
     for (int j = 0; j < nb; j++) {
         const uint8_t *row = cache + (size_t)(t0 + j) * row_size;
@@ -84,7 +86,7 @@ static void prefetch_block(const lc_attn_args *a, int64_t e0, int64_t t0, int nb
 /* s[r+m][c..c+4) for m < R (1..3): R rows of Q times K rows c..c+4.
  * Twelve independent accumulators at R = 3 (FMA latency x throughput needs
  * at least eight), 7 loads per 12 FMAs. */
-ALWAYS_INLINE void scores_Rx4(const tile_state *st, int R, int r, int c) {
+LC_INLINE void scores_Rx4(const tile_state *st, int R, int r, int c) {
     const int D = st->D;
     const float *q = st->qs + (int64_t)r * D;
     const float *k = st->kb + (int64_t)c * D;
@@ -116,20 +118,6 @@ ALWAYS_INLINE void scores_Rx4(const tile_state *st, int R, int r, int c) {
 
 /* ------------------------------------------------------------- softmax */
 
-ALWAYS_INLINE float max_of_lanes(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-ALWAYS_INLINE float sum_of_lanes(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* Row r's scores for positions t0..t0+n8 (n8 a multiple of 8) become
  * weights under the updated running max; positions past the row's causal
  * limit get weight 0. Sets shrink[r], the factor for the row's accumulator. */
@@ -148,7 +136,7 @@ static void row_softmax(tile_state *st, int r, int64_t t0, int n8) {
     }
     __m256 m = _mm256_load_ps(s);
     for (int j = 8; j < n8; j += 8) m = _mm256_max_ps(m, _mm256_load_ps(s + j));
-    const float block_max = max_of_lanes(m);
+    const float block_max = lc_hmax_ps(m);
     const float old_max = st->max[r];
     const float new_max = block_max > old_max ? block_max : old_max;
     /* block 0 always holds position 0, so new_max is finite from there on */
@@ -161,7 +149,7 @@ static void row_softmax(tile_state *st, int r, int64_t t0, int n8) {
         total = _mm256_add_ps(total, p);
     }
     st->max[r] = new_max;
-    st->sum[r] = st->sum[r] * shrink + sum_of_lanes(total);
+    st->sum[r] = st->sum[r] * shrink + lc_hsum_ps(total);
     st->shrink[r] = shrink;
 }
 
@@ -171,7 +159,7 @@ static void row_softmax(tile_state *st, int r, int64_t t0, int n8) {
  * by the rows' shrink factors, then the block's nb V rows added with the
  * rows' weights. At R = 3, NV = 4: twelve accumulators in registers for the
  * whole block, 7 loads per 12 FMAs. */
-ALWAYS_INLINE void values_RxN(const tile_state *st, int R, int NV, int r, int i, int nb) {
+LC_INLINE void values_RxN(const tile_state *st, int R, int NV, int r, int i, int nb) {
     const int D = st->D;
     __m256 o[3][4];
     LC_UNROLL
@@ -202,7 +190,7 @@ ALWAYS_INLINE void values_RxN(const tile_state *st, int R, int NV, int r, int i,
 
 /* Every row of the tile, three at a time, against the block: R is a
  * constant in each call so the kernels' loops unroll. */
-ALWAYS_INLINE void block_scores(const tile_state *st, int n8) {
+LC_INLINE void block_scores(const tile_state *st, int n8) {
     int r = 0;
     for (; r + 3 <= st->rows; r += 3)
         for (int c = 0; c < n8; c += 4) scores_Rx4(st, 3, r, c);
@@ -212,13 +200,13 @@ ALWAYS_INLINE void block_scores(const tile_state *st, int n8) {
         for (int c = 0; c < n8; c += 4) scores_Rx4(st, 1, r, c);
 }
 
-ALWAYS_INLINE void rows_values(const tile_state *st, int R, int r, int nb) {
+LC_INLINE void rows_values(const tile_state *st, int R, int r, int nb) {
     int i = 0;
     for (; i + 32 <= st->D; i += 32) values_RxN(st, R, 4, r, i, nb);
     for (; i < st->D; i += 8) values_RxN(st, R, 1, r, i, nb);
 }
 
-ALWAYS_INLINE void block_values(const tile_state *st, int nb) {
+LC_INLINE void block_values(const tile_state *st, int nb) {
     int r = 0;
     for (; r + 3 <= st->rows; r += 3) rows_values(st, 3, r, nb);
     if (st->rows - r == 2) rows_values(st, 2, r, nb);
@@ -241,7 +229,7 @@ static void tile_block(tile_state *st, int type, const lc_attn_args *a, int64_t 
     block_values(st, nb);
 }
 
-ALWAYS_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *tile) {
+LC_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *tile) {
     const int D = a->head_dim, H = a->n_head;
     const lc_attn_unit unit = lc_attn_unit_at(a, tile->unit);
     const float scale = 1.0f / sqrtf((float)D);

@@ -406,7 +406,7 @@ LC_INLINE void q6_K_x16_kernel(int64_t nb, const block_q6_K_x8 *wa, const block_
  * the last K % 16 come in through a masked load (zeros beyond K), so no
  * scalar tail. 32 registers hold a 4 x 4 tile of accumulators with room
  * for the 4 weight vectors: each converted weight vector serves 4
- * activation rows and each activation vector 4 weight rows (AVX2: 4 x 2). */
+ * activation rows and each activation vector 4 weight rows (AVX2: 4 x 3). */
 LC_INLINE __m512 load16_float(const uint8_t *row, int64_t k, __mmask16 mask, const int type) {
     if (type == LC_TYPE_F32) return _mm512_maskz_loadu_ps(mask, (const float *)row + k);
     const __m256i h = _mm256_maskz_loadu_epi16(mask, (const uint16_t *)row + k);

@@ -1,7 +1,8 @@
-/* What the x86 kernel files share (avx2.c, avx512.c): the layout of the
- * activation rows the AVX2 quantizers write, which the AVX-512 kernels read
- * too (their table takes the AVX2 quantizers), and a few helpers that need
- * nothing beyond SSE. Included only by files compiled for x86-64. */
+/* What the x86 kernel files share (avx2.c, avx512.c; the attention kernels
+ * take its macros): the layout of the activation rows the AVX2 quantizers
+ * write, which the AVX-512 kernels read too (their table takes the AVX2
+ * quantizers), and a few helpers that need nothing beyond SSE. Included
+ * only by files compiled for x86-64. */
 #ifndef LC_X86_COMMON_H
 #define LC_X86_COMMON_H
 
@@ -20,7 +21,9 @@
  * before and after it are not merged. Without it gcc reassociates a
  * register tile's integer accumulations into trees: all of a block's
  * products are formed first, more live vectors than there are registers,
- * and the accumulators spill to the stack. */
+ * and the accumulators spill to the stack. On a freshly loaded vector it
+ * also stops the load being folded into every FMA that uses it (one reload
+ * per use, which makes a register-blocked float product load-bound). */
 #define LC_KEEP_IN_REGISTER(v) __asm__("" : "+x"(v))
 
 /* Decode reads each group of NR weight rows once. Rows are a few KB, too

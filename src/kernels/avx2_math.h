@@ -1,8 +1,8 @@
-/* The vector exponential of the AVX2 + FMA files (avx2.c: SwiGLU;
- * attention_avx2.c: the online softmax). Include only from files compiled
- * with -mavx2 -mfma. */
-#ifndef LC_AVX2_EXP_H
-#define LC_AVX2_EXP_H
+/* Vector math shared by the AVX2 + FMA files: the exponential (avx2.c:
+ * SwiGLU; the attention kernels: the online softmax) and the horizontal sum
+ * and max of 8 lanes. Include only from files compiled with -mavx2 -mfma. */
+#ifndef LC_AVX2_MATH_H
+#define LC_AVX2_MATH_H
 
 #include <immintrin.h>
 
@@ -29,6 +29,22 @@ static inline __attribute__((always_inline)) __m256 lc_exp_ps(__m256 x) {
     /* -126 <= n <= 127 after the clamp: n + 127 is a valid biased exponent */
     const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+/* The sum of the 8 lanes. */
+static inline __attribute__((always_inline)) float lc_hsum_ps(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* The largest of the 8 lanes. */
+static inline __attribute__((always_inline)) float lc_hmax_ps(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
 }
 
 #endif
