@@ -7,9 +7,10 @@
 #   REPS=3 THREADS=2 bash bench/run.sh
 #   BASELINE=/tmp/old/llamac bash bench/run.sh        # another build, same run
 #   BASELINE="build/llamac --no-repack" bash bench/run.sh
-#   LLAMA_BENCH=/opt/llama-cpp-debian/llama-bench bash bench/run.sh
+#   LLAMA_BENCH=/opt/llama.cpp-src/build/bin/llama-bench bash bench/run.sh
 #
-# With LLAMA_BENCH (made by bench/get-llama-cpp.sh, or any llama-bench),
+# With LLAMA_BENCH (made by bench/build-llama-cpp-upstream.sh or
+# bench/get-llama-cpp.sh, or any llama-bench),
 # llama.cpp's llama-bench runs on the same files with the same settings,
 # right before llamac on each model, and the table shows llamac's ratio to it.
 #
