@@ -27,7 +27,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "node-llama-cpp@$VERSION" >/dev/null)
 tar -xzf "$work/node-llama-cpp-$VERSION.tgz" -C "$work" package/llama/gitRelease.bundle
-git clone -q "$work/package/llama/gitRelease.bundle" "$DIR"
+git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$DIR"
 echo "llama.cpp $(git -C "$DIR" rev-parse --short HEAD) from node-llama-cpp $VERSION" >&2
 
 cmake -S "$DIR" -B "$DIR/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
