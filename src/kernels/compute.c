@@ -192,12 +192,20 @@ static void matmul_chunks(void *arg, int ith, int nth) {
 /* Rows per chunk: decode wants enough chunks per thread to even out a
  * preempted thread; prefill wants a chunk of weights that stays in L2
  * while all activation tiles pass over it. Multiples of 8 keep the
- * kernels' row groups (and x8 groups) whole. */
-static int64_t chunk_rows_for(int64_t N, int64_t M, int n_threads) {
+ * kernels' row groups (and x8 groups) whole. Float weights take 24: the
+ * AVX2 float tiles cover 3 weight rows at a time (4 on AVX-512), and a
+ * chunk of 32 left 2 rows per chunk to the slow one-row kernel (1B F16
+ * pp512: 24 rows x1.10 over 48, 48 x1.06 over 32, bench/ab.sh); the
+ * quantized x8 tiles measured best at 32. */
+static int64_t chunk_rows_for(int64_t N, int64_t M, int wtype, int n_threads) {
 #ifndef LC_PREFILL_CHUNK
 #define LC_PREFILL_CHUNK 32
 #endif
-    int64_t target = M == 1 ? N / ((int64_t)n_threads * 8) : LC_PREFILL_CHUNK;
+#ifndef LC_PREFILL_CHUNK_FLOAT
+#define LC_PREFILL_CHUNK_FLOAT 24
+#endif
+    const bool is_float = wtype == LC_TYPE_F32 || wtype == LC_TYPE_F16 || wtype == LC_TYPE_BF16;
+    int64_t target = M == 1 ? N / ((int64_t)n_threads * 8) : is_float ? LC_PREFILL_CHUNK_FLOAT : LC_PREFILL_CHUNK;
     if (target < 16) target = 16;
     if (target > 512) target = 512;
     return (target + 7) / 8 * 8;
@@ -249,7 +257,7 @@ static void matmul_same_activation(lc_compute *c, const lc_matmul_out *const *ou
         for (int i = 0; i < n; i++) {
             matmul_part *p = &job.part[i];
             p->y = outs[i]->y + m0 * p->N;
-            p->chunk_rows = chunk_rows_for(p->N, mp, c->n_threads);
+            p->chunk_rows = chunk_rows_for(p->N, mp, p->wtype, c->n_threads);
             job.n_chunks += (p->N + p->chunk_rows - 1) / p->chunk_rows;
             p->chunk_end = job.n_chunks;
         }
