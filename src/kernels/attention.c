@@ -233,13 +233,20 @@ static void attention_worker(void *arg, int64_t begin, int64_t end, int thread) 
     }
 }
 
-static item_kernel kernel_for(const lc_compute *c, const lc_attn_args *a) {
-    const int isa = lc_isa_from_name(lc_compute_isa(c));
+/* Whether the AVX2 kernels (items and tiles) serve this context and shape:
+ * every x86 SIMD level this build selects includes AVX2+FMA+F16C, and the
+ * kernels walk the head dimension 8 floats at a time. */
 #if defined(__x86_64__)
-    /* every x86 SIMD level this build selects includes AVX2+FMA+F16C */
-    if (isa > LC_ISA_SCALAR && a->head_dim % 8 == 0) return lc_attention_item_avx2;
+static bool avx2_applies(const lc_compute *c, const lc_attn_args *a) {
+    return lc_isa_from_name(lc_compute_isa(c)) > LC_ISA_SCALAR && a->head_dim % 8 == 0;
+}
+#endif
+
+static item_kernel kernel_for(const lc_compute *c, const lc_attn_args *a) {
+#if defined(__x86_64__)
+    if (avx2_applies(c, a)) return lc_attention_item_avx2;
 #else
-    (void)isa;
+    (void)c;
     (void)a;
 #endif
     return lc_attention_item_scalar;
@@ -287,9 +294,7 @@ static void tile_worker(void *arg, int64_t begin, int64_t end, int thread) {
 static tile_kernel tile_kernel_for(const lc_compute *c, const lc_attn_args *a) {
     if (a->n_tokens < 2) return NULL;
 #if defined(__x86_64__)
-    const int isa = lc_isa_from_name(lc_compute_isa(c));
-    if (isa > LC_ISA_SCALAR && a->head_dim % 8 == 0 && a->head_dim <= LC_ATTN_TILE_DIM_MAX)
-        return lc_attention_tile_avx2;
+    if (avx2_applies(c, a) && a->head_dim <= LC_ATTN_TILE_DIM_MAX) return lc_attention_tile_avx2;
 #else
     (void)c;
 #endif

@@ -50,7 +50,7 @@ typedef struct item_state {
 
 /* acc[h] += q_h[i..i+8) * K row[i..i+8) for every head of the unit. */
 LC_INLINE void score_chunk(int type, int G, int D, const unit_state *u, const uint8_t *krow, int i,
-                               __m256 d, __m256 *acc) {
+                           __m256 d, __m256 *acc) {
     const __m256 k8 = load8(type, krow, u->e0 + i, d);
     LC_UNROLL
     for (int h = 0; h < G; h++) acc[h] = _mm256_fmadd_ps(_mm256_loadu_ps(u->qs + h * D + i), k8, acc[h]);
@@ -113,7 +113,7 @@ LC_INLINE void unit_softmax(int G, int D, unit_state *u, int nb) {
 /* acc_h += sum over NR rows of p[t][h] * V row, for rows[0..NR) = block
  * positions t..t+NR. */
 LC_INLINE void unit_values(int type, int G, int NR, int D, const unit_state *u, const uint8_t *const *rows,
-                               int t) {
+                           int t) {
     const float *p = u->p + t * ATTN_LANES;
     const int step = row_step(type, D);
     for (int i = 0; i < D; i += step) {

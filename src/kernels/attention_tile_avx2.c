@@ -50,14 +50,12 @@ typedef struct tile_state {
 /* Rows t0..t0+nb of one cache, elements [e0, e0+D), as floats in dst;
  * rows nb..n_padded are zero (their scores are masked). */
 LC_INLINE void widen_block(int type, const uint8_t *cache, size_t row_size, int64_t e0, int D, int64_t t0,
-                               int nb, int n_padded, float *dst) {
+                           int nb, int n_padded, float *dst) {
     for (int j = 0; j < nb; j++) {
         const uint8_t *row = cache + (size_t)(t0 + j) * row_size;
         float *out = dst + (int64_t)j * D;
-        for (int i = 0; i < D; i += 8) {
-            const __m256 d = type == LC_TYPE_Q8_0 ? q8_0_scale(row, e0 + i) : _mm256_setzero_ps();
-            _mm256_store_ps(out + i, load8(type, row, e0 + i, d));
-        }
+        for (int i = 0; i < D; i += 8)
+            _mm256_store_ps(out + i, load8(type, row, e0 + i, step_scale(type, row, e0 + i)));
     }
     for (int j = nb; j < n_padded; j++)
         for (int i = 0; i < D; i += 8) _mm256_store_ps(dst + (int64_t)j * D + i, _mm256_setzero_ps());
@@ -229,8 +227,14 @@ static void tile_block(tile_state *st, int type, const lc_attn_args *a, int64_t 
     block_values(st, nb);
 }
 
+/* Where tile row r (token-in-tile * n_heads + head) starts in q and out. */
+LC_INLINE int64_t row_offset(const lc_attn_args *a, const lc_attn_tile *tile, const lc_attn_unit *unit, int r) {
+    const int64_t token = tile->token0 + r / unit->n_heads;
+    return (token * a->n_head + unit->h0 + r % unit->n_heads) * a->head_dim;
+}
+
 LC_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *tile) {
-    const int D = a->head_dim, H = a->n_head;
+    const int D = a->head_dim;
     const lc_attn_unit unit = lc_attn_unit_at(a, tile->unit);
     const float scale = 1.0f / sqrtf((float)D);
     _Alignas(32) float qs[TILE_ROWS * TILE_DIM_MAX];
@@ -240,16 +244,14 @@ LC_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *til
     _Alignas(32) float s[TILE_ROWS * TILE_BLOCK];
     tile_state st = {.D = D, .qs = qs, .acc = acc, .kb = kb, .vb = vb, .s = s};
 
-    /* row = token-in-tile * n_heads + head */
     st.rows = tile->n_tokens * unit.n_heads;
     for (int r = 0; r < st.rows; r++) {
-        const int32_t token = tile->token0 + r / unit.n_heads;
-        const float *q = a->q + ((int64_t)token * H + unit.h0 + r % unit.n_heads) * D;
+        const float *q = a->q + row_offset(a, tile, &unit, r);
         for (int i = 0; i < D; i++) {
             qs[(int64_t)r * D + i] = q[i] * scale;
             acc[(int64_t)r * D + i] = 0.0f;
         }
-        st.limit[r] = (int64_t)a->pos0 + token;
+        st.limit[r] = (int64_t)a->pos0 + tile->token0 + r / unit.n_heads;
         st.max[r] = -INFINITY;
         st.sum[r] = 0.0f;
     }
@@ -260,8 +262,7 @@ LC_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *til
         tile_block(&st, type, a, e0, t0, n_pos - t0 < TILE_BLOCK ? (int)(n_pos - t0) : TILE_BLOCK, n_pos);
 
     for (int r = 0; r < st.rows; r++) {
-        const int32_t token = tile->token0 + r / unit.n_heads;
-        float *out = a->out + ((int64_t)token * H + unit.h0 + r % unit.n_heads) * D;
+        float *out = a->out + row_offset(a, tile, &unit, r);
         const __m256 inv = _mm256_set1_ps(1.0f / st.sum[r]);
         for (int i = 0; i < D; i += 8)
             _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_load_ps(acc + (int64_t)r * D + i), inv));
