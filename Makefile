@@ -1,38 +1,53 @@
 # Thin wrapper over CMake: `make run` and `make test` are the two commands
-# the README promises.
+# the README promises. Each first runs scripts/install-deps.sh, which installs
+# the missing Debian packages for building (run, build) or also for the tests
+# (test, fuzz); with everything present it is one dpkg-query and no apt-get.
+# LLAMAC_NO_INSTALL=1 makes it only report what is missing.
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 MODEL ?= models/stories260K.gguf
 PROMPT ?= Once upon a time
 
-.PHONY: all build run test test-release test-asan fuzz bench clean
+.PHONY: all deps-build deps-test deps-bench build run test test-release test-asan fuzz bench clean
+# one thing at a time: apt-get must not run twice at once, and the two test
+# builds would only fight over the cores (cmake gets -j itself)
+.NOTPARALLEL:
 
 all: build
 
-build:
+deps-build:
+	@sh scripts/install-deps.sh build
+
+deps-test:
+	@sh scripts/install-deps.sh test
+
+deps-bench:
+	@sh scripts/install-deps.sh bench
+
+build: deps-build
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: build
 	./$(BUILD)/llamac run -m $(MODEL) -p "$(PROMPT)" -n 200
 
-test: test-release test-asan
+test: deps-test test-release test-asan
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-asan:
+test-asan: deps-test
 	@CC=clang cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLLAMAC_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS)
 
-fuzz:
+fuzz: deps-test
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DLLAMAC_SANITIZE=ON -DLLAMAC_FUZZ=ON >/dev/null
 	@cmake --build build-fuzz -j $(JOBS)
 	@echo "fuzzers built in build-fuzz/; run e.g.: mkdir -p /tmp/corpus && build-fuzz/fuzz_gguf -max_total_time=600 /tmp/corpus tests/fuzz/corpus_gguf"
 
-bench: build
+bench: deps-bench build
 	bash bench/run.sh
 
 clean:
