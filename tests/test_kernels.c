@@ -19,6 +19,7 @@
 #include "kernels/kernels.h"
 #include "quant/repack.h"
 #include "quant/types.h"
+#include "avx512_emulated_mode.h"
 #include "test_util.h"
 
 /* Float summation order differs (SIMD lanes, FMA, per-block scaling): the
@@ -587,7 +588,24 @@ static void test_table(const lc_kernel_table *kt, uint64_t *rng) {
             REL_TOL);
 }
 
-int main(void) {
+/* The AVX-512 tables compiled on SIMDe, held against the scalar reference
+ * like the native ones; their base table is AVX2. */
+static int test_avx512_emulated(void) {
+    const char *missing = lc_test_avx512_emulated_missing();
+    if (missing) {
+        fprintf(stderr, "test_kernels --avx512-emulated: skipped: %s\n", missing);
+        return TEST_SKIPPED;
+    }
+#ifdef LLAMAC_TEST_AVX512_EMULATED
+    uint64_t rng = 0x9e3779b97f4a7c15ULL;
+    test_table(&lc_kernels_avx512_emulated, &rng);
+    test_table(&lc_kernels_avx512_bf16_emulated, &rng);
+#endif
+    return TEST_SUMMARY("test_kernels --avx512-emulated");
+}
+
+int main(int argc, char **argv) {
+    if (lc_test_avx512_emulated_mode(argc, argv)) return test_avx512_emulated();
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
     char info[1024];
     llamac_system_info(info, sizeof info);
@@ -600,13 +618,6 @@ int main(void) {
         }
         test_table(lc_kernel_table_get((lc_isa)i), &rng);
     }
-#ifdef LLAMAC_TEST_AVX512_EMULATED
-    /* the AVX-512 kernels on SIMDe (tests/avx512_emulated.c); their base table is AVX2 */
-    if (lc_isa_available(LC_ISA_AVX2, NULL, 0)) {
-        test_table(&lc_kernels_avx512_emulated, &rng);
-        test_table(&lc_kernels_avx512_bf16_emulated, &rng);
-    } else fprintf(stderr, "table avx512-emulated: skipped: it needs avx2\n");
-#endif
     test_threads_agree(&rng);
     test_parallel_for();
     test_api_edges();

@@ -38,6 +38,11 @@ static int lc_test_checks;
              lc_test_failures),                                                    \
      lc_test_failures ? 1 : 0)
 
+/* Exit code of a test that cannot run here (a tool, library or CPU feature
+ * is missing): ctest reports it as skipped, not passed (SKIP_RETURN_CODE in
+ * CMakeLists.txt). Print the reason on stderr before returning it. */
+#define TEST_SKIPPED 77
+
 /* Reads a whole file; returns NULL (and prints why) on failure. */
 static inline char *lc_test_read_file(const char *path, size_t *size) {
     FILE *f = fopen(path, "rb");
