@@ -1,6 +1,6 @@
 /* Chat templates: the golden Llama 3.1 renderings (text, and ids through
  * the tokenizer loaded from tokenizer.json), hand-checked Llama 3.0 and
- * Llama 2 / CodeLlama renderings from formats.md section 7, Jinja-style
+ * Llama 2 / CodeLlama renderings from docs/formats.md "Chat templates", Jinja-style
  * trimming, snprintf-like sizing, error cases, and template detection from
  * the official template strings. */
 #include <stdbool.h>

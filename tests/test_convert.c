@@ -976,7 +976,7 @@ static void test_policy(void) {
     CHECK(!strcmp(name, "stories260K"));
 }
 
-/* llama.cpp's use_more_bits, against the layer lists of formats.md 5.4
+/* llama.cpp's use_more_bits, against the layer list in docs/formats.md "Type choice for quantized files"
  * (n = 32) and worked out by hand (n = 8: n/8 = 1, 7n/8 = 7). */
 static void test_use_more_bits(void) {
     static const int more_32[] = {0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31};

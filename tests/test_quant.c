@@ -2,7 +2,7 @@
  * quantizers, the dequantizers and the scalar dot products.
  *
  * Hand-worked blocks derive their expected bytes from the formulas in
- * formats.md 2.2-2.4; golden hashes pin the bytes that ggml's own
+ * docs/formats.md "Block types"; golden hashes pin the bytes that ggml's own
  * quantize_row_*_ref writes for a fixed input; the rest checks error bounds
  * and that every dot product is the float64 dot product of the dequantized
  * rows up to float rounding. */
@@ -24,7 +24,7 @@ struct expected_type {
     bool computes; /* to_float present */
 };
 
-/* formats.md 2.1 */
+/* docs/formats.md "Block type ids" */
 static const struct expected_type expected_types[] = {
     {0, "f32", 1, 4, LC_TYPE_F32, true},        {1, "f16", 1, 2, LC_TYPE_F16, true},
     {2, "q4_0", 32, 18, LC_TYPE_Q8_0, true},    {3, "q4_1", 32, 20, LC_TYPE_Q8_1, true},

@@ -1,6 +1,6 @@
 /* Chat templates written out in C: each function produces exactly the text
  * the model's Hugging Face Jinja template renders for plain conversations
- * (no tools), so no Jinja engine is needed. Facts: formats.md section 7. */
+ * (no tools), so no Jinja engine is needed. Facts: docs/formats.md "Chat templates". */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>

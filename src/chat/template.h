@@ -1,6 +1,6 @@
 /* Chat templates: the internal entry points behind llamac_chat_* that work
  * on template text rather than a loaded model, so they can be tested and
- * reused (e.g. by the converter) without one. Formats: formats.md section 7. */
+ * reused (e.g. by the converter) without one. Formats: docs/formats.md "Chat templates". */
 #ifndef LC_CHAT_TEMPLATE_H
 #define LC_CHAT_TEMPLATE_H
 

@@ -111,7 +111,7 @@ static bool is_low_bit(int out_type) {
     }
 }
 
-/* What llama.cpp's Q4_K_M and Q4_K_S give one layer tensor (5.4). The
+/* What llama.cpp's Q4_K_M and Q4_K_S give one layer tensor (docs/formats.md "Type choice for quantized files"). The
  * layer index stands for llama.cpp's running count of attn_v / ffn_down
  * tensors: our importers write layers in order, one of each per layer, so
  * the two are the same. */
@@ -152,7 +152,7 @@ static int wanted_type(const lc_conv_policy *pol, const char *name, bool is_lm_h
     return is_mix(out) ? mix_layer_type(pol, name) : out;
 }
 
-/* §5.4: the next type to try when rows do not fit a K-quant's 256-blocks. */
+/* The next type to try when rows do not fit a K-quant's 256-blocks (docs/formats.md "Type choice for quantized files"). */
 static int k_quant_fallback(int type) {
     switch (type) {
     case LC_TYPE_Q4_K: return LC_TYPE_Q5_0;
@@ -271,7 +271,7 @@ void lc_conv_base_name(const char *path, bool strip_ext, char *out, size_t size)
 static int64_t tensor_rows(const lc_conv_tensor *t) { return t->ne[1] * t->ne[2] * t->ne[3]; }
 
 /* HF stores each q/k head with its rotary pairs split into halves; GGUF
- * row h*D + 2j + t holds HF row h*D + t*D/2 + j (formats.md 5.2). */
+ * row h*D + 2j + t holds HF row h*D + t*D/2 + j (docs/formats.md "q/k row permutation"). */
 static int64_t source_row(const lc_conv_tensor *t, int64_t r) {
     if (t->unpermute_heads <= 0) return r;
     int64_t d = tensor_rows(t) / t->unpermute_heads;

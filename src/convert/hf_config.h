@@ -1,4 +1,4 @@
-/* Hugging Face config.json for LlamaForCausalLM (formats.md 4.1, 4.3, 8.1):
+/* Hugging Face config.json for LlamaForCausalLM (docs/formats.md "Llama metadata keys", "Llama 3.1 RoPE scaling"):
  * the hyperparameters the GGUF metadata and the tensor shapes come from. */
 #ifndef LC_HF_CONFIG_H
 #define LC_HF_CONFIG_H
@@ -41,7 +41,7 @@ typedef struct lc_hf_config {
 int lc_hf_config_load(const char *path, lc_hf_config *cfg, llamac_error *err);
 
 /* The llama3 rope frequency divisors, head_dim/2 floats, computed in
- * float32 as the reference converter does (formats.md 4.3). */
+ * float32 as the reference converter does (docs/formats.md "Llama 3.1 RoPE scaling"). */
 void lc_rope_llama3_factors(const lc_hf_config *cfg, float *out);
 
 #endif

@@ -1,7 +1,7 @@
 /* Hugging Face LlamaForCausalLM folders to GGUF: config.json to metadata,
  * safetensors names to GGUF names with every shape checked against the
  * config, HF's q/k rotary permutation undone, rope_freqs for llama3 RoPE
- * scaling, and the tokenizer (formats.md 4, 5, 8.1). */
+ * scaling, and the tokenizer (docs/formats.md "Converting Hugging Face checkpoints", "safetensors"). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>

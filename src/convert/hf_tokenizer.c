@@ -1,5 +1,5 @@
 /* Hugging Face tokenizer files to lc_tokenizer_data, following what
- * convert_hf_to_gguf.py writes (formats.md §5.5, §6.4):
+ * convert_hf_to_gguf.py writes (docs/formats.md "Tokenizer keys", "Hugging Face tokenizer files"):
  *   tokenizer.model present -> SentencePiece vocabulary ("llama"), with
  *     added_tokens.json and tokenizer_config.json added_tokens_decoder;
  *   else tokenizer.json     -> byte-level BPE ("gpt2", pre "llama-bpe");

@@ -1,6 +1,6 @@
 /* llama2.c legacy checkpoints to GGUF. The weights are float32 in Meta's
  * (adjacent-pair RoPE) row order already, so they are copied as they are;
- * only the layout is translated (formats.md 8.2). */
+ * only the layout is translated (docs/formats.md "llama2.c checkpoints"). */
 #include "convert/llama2c.h"
 
 #include <errno.h>
@@ -66,7 +66,7 @@ static int l2c_parse_header(const lc_llama2c_model *m, lc_llama2c_header *h, lla
 }
 
 /* Float count of the whole legacy file body, in the order of the table in
- * formats.md 8.2. Sizes are < 2^31 each, so products fit in 64 bits until
+ * docs/formats.md "llama2.c checkpoints". Sizes are < 2^31 each, so products fit in 64 bits until
  * multiplied by the layer count, which is checked. */
 static int l2c_expected_floats(const lc_llama2c_header *h, uint64_t *out) {
     uint64_t dim = (uint64_t)h->dim, hid = (uint64_t)h->hidden_dim, L = (uint64_t)h->n_layers;

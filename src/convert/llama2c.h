@@ -1,4 +1,4 @@
-/* llama2.c checkpoints (formats.md 8.2): the legacy "v0" .bin model file
+/* llama2.c checkpoints (docs/formats.md "llama2.c checkpoints"): the legacy "v0" .bin model file
  * and llama2.c's tokenizer.bin vocabulary. */
 #ifndef LC_LLAMA2C_H
 #define LC_LLAMA2C_H

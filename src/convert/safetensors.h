@@ -1,4 +1,4 @@
-/* safetensors reader (formats.md 8.1): every file is mmapped read-only and
+/* safetensors reader (docs/formats.md "safetensors"): every file is mmapped read-only and
  * its JSON header validated strictly before any tensor is handed out, so
  * the converter can trust that each tensor's bytes lie inside the mapping.
  * A checkpoint folder is either one model.safetensors or a set of shards

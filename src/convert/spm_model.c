@@ -1,5 +1,5 @@
-/* A small protobuf reader for sentencepiece's ModelProto: only the fields
- * formats.md §6.3 lists are read, everything else is skipped by wire type.
+/* A small protobuf reader for sentencepiece's ModelProto: only the fields listed in
+ * docs/formats.md "sentencepiece tokenizer.model" are read, everything else is skipped by wire type.
  * Every length is checked against the bytes left, so a truncated or
  * hostile file is an error naming the byte offset, never a crash. */
 #include "convert/spm_model.h"

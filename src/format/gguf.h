@@ -1,6 +1,6 @@
 /* GGUF container: a bounds-checked reader over an mmapped file and a
  * streaming writer that only ever publishes a complete file (temp + rename).
- * Layout facts: the shared formats notes (shared/docs/formats.md) section 1. */
+ * Layout facts: docs/formats.md "GGUF container". */
 #ifndef LC_GGUF_H
 #define LC_GGUF_H
 

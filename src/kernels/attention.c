@@ -8,7 +8,7 @@
  *                             LLAMAC_ISA=scalar path);
  *   lc_attention              claims items on the thread pool and runs the
  *                             compute context's ISA kernel on each.
- * Formula: formats.md section 9 step 5. */
+ * Formula: docs/formats.md "Attention". */
 #include "kernels/attention.h"
 
 #include <math.h>

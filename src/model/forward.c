@@ -1,5 +1,5 @@
 /* The Llama forward pass over a batch of tokens, as llama.cpp computes it
- * (the shared formats notes (shared/docs/formats.md) section 9). Prefill is this same function with
+ * (docs/formats.md "Forward pass"). Prefill is this same function with
  * n > 1: every matrix product sees all n rows at once. */
 #include <math.h>
 #include <string.h>

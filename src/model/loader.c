@@ -1,7 +1,7 @@
 /* Model loading: read the llama hyperparameters from GGUF metadata, check
  * them against every tensor before any arithmetic depends on them, and set
  * up weight views into the mapping. Key names, types and defaults:
- * the shared formats notes (shared/docs/formats.md) section 4. */
+ * docs/formats.md "Llama metadata keys". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

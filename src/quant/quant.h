@@ -3,7 +3,7 @@
  * files (`quantize_row_*_ref`), and the dot product of a weight row with an
  * activation row in the weight type's vec_dot_type. Other modules reach
  * these through lc_type_traits_get(); the declarations are here so that the
- * table and the tests can name them. Formulas: formats.md sections 2 and 3. */
+ * table and the tests can name them. Formulas: docs/formats.md "Block types" and "Quantized dot products". */
 #ifndef LC_QUANT_H
 #define LC_QUANT_H
 
@@ -94,8 +94,8 @@ static inline void lc_k4_scales_all(const uint8_t s[K_SCALE_SIZE], uint8_t sc[8]
     memcpy(mn + 4, &m_hi, 4);
 }
 
-/* Packs eight 6-bit scales and mins into the 12-byte layout of formats.md
- * 2.4 (the inverse of lc_k4_scale_min). */
+/* Packs eight 6-bit scales and mins into the 12-byte layout of docs/formats.md
+ * "K-quants" (the inverse of lc_k4_scale_min). */
 static inline void lc_k4_pack_scales(const int ls[8], const int lm[8], uint8_t out[K_SCALE_SIZE]) {
     for (int j = 0; j < 4; j++) {
         out[j] = (uint8_t)(ls[j] | ((ls[j + 4] >> 4) << 6));

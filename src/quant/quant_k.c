@@ -1,4 +1,4 @@
-/* K-quants: 256-element super-blocks (formats.md 2.4) and their dot
+/* K-quants: 256-element super-blocks (docs/formats.md "K-quants") and their dot
  * products with the Q8_K activation type (3).
  *
  * Q4_K, Q5_K, Q6_K and Q8_K have reference quantizers that reproduce ggml's
@@ -144,7 +144,7 @@ static float fit_scale_symmetric(int n, int nmax, const float *x, int8_t *L) {
 
 /* ------------------------------------------------------ Q4_K / Q5_K common */
 
-/* Steps 1-3 of the Q4_K/Q5_K reference (formats.md 2.4) for one super-block:
+/* Steps 1-3 of the Q4_K/Q5_K reference (docs/formats.md "K-quants") for one super-block:
  * fit each 32-element sub-block, quantize the scales and mins to 6 bits
  * against their maxima, store d/dmin as f16, then requantize every element
  * with the stored values. L receives levels 0..nmax. */
@@ -271,7 +271,7 @@ void lc_to_float_q5_K(const void *src, float *dst, int64_t n) {
 
 /* ------------------------------------------------------------------ Q6_K */
 
-/* Element placement of formats.md 2.4: half h, l = 0..31, four elements
+/* Element placement of Q6_K in docs/formats.md "K-quants": half h, l = 0..31, four elements
  * 128h + l + 32k share ql/qh bytes. */
 static void pack_q6_K(const int8_t L[QK_K], block_q6_K *y) {
     for (int h = 0; h < 2; h++) {

@@ -1,5 +1,5 @@
 /* Legacy 32-element blocks: Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and the activation
- * type Q8_1 (formats.md 2.3), and their dot products with Q8_0/Q8_1 (3).
+ * type Q8_1 (docs/formats.md "32-element blocks"), and their dot products with Q8_0/Q8_1 ("Quantized dot products").
  *
  * The quantizers must reproduce ggml's quantize_row_*_ref byte for byte, so
  * they keep its exact sequence of float operations: the product x*id is

@@ -1,5 +1,5 @@
 /* The block-type table: one row per ggml type id that can appear in a GGUF
- * file (formats.md 2.1). Rows for types we cannot compute with still carry
+ * file (docs/formats.md "Block type ids"). Rows for types we cannot compute with still carry
  * name, block size and bytes per block, so that a file reader can size and
  * skip their tensors; their to_float is NULL. */
 #include "quant/types.h"
@@ -72,7 +72,7 @@ static const lc_type_traits type_table[LC_TYPE_COUNT] = {
     [LC_TYPE_Q8_K] = {"q8_K", QK_K, sizeof(block_q8_K), true, lc_to_float_q8_K,
                       lc_quantize_q8_K_ref, LC_TYPE_Q8_K, NULL},
 
-    /* sizes from formats.md 2.1; vec_dot_type as ggml's CPU backend pairs them */
+    /* sizes from docs/formats.md "Block type ids"; vec_dot_type as ggml's CPU backend pairs them */
     [ID_IQ2_XXS] = SIZE_ONLY("iq2_xxs", QK_K, 66, true, LC_TYPE_Q8_K),
     [ID_IQ2_XS] = SIZE_ONLY("iq2_xs", QK_K, 74, true, LC_TYPE_Q8_K),
     [ID_IQ3_XXS] = SIZE_ONLY("iq3_xxs", QK_K, 98, true, LC_TYPE_Q8_K),

@@ -2,7 +2,7 @@
  * its bytes. One row per type in the table (types.c): block size, bytes per
  * block, dequantize, reference quantize, the activation type its dot product
  * pairs with, and the scalar reference dot product that every SIMD kernel is
- * tested against. Layouts and formulas: the shared formats notes (shared/docs/formats.md) sections 2-3. */
+ * tested against. Layouts and formulas: docs/formats.md "Block types", "Quantized dot products". */
 #ifndef LC_TYPES_H
 #define LC_TYPES_H
 

@@ -1,4 +1,4 @@
-/* Byte-level BPE with the Llama 3 pre-tokenizer (formats.md §6.2).
+/* Byte-level BPE with the Llama 3 pre-tokenizer (docs/formats.md "Byte-level BPE tokenizer").
  *
  * The text is split by the Llama 3 regex (PCRE2, Unicode properties); each
  * piece's bytes are mapped to GPT-2's byte-level characters; a piece that is

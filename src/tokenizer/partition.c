@@ -1,4 +1,4 @@
-/* Special-token partition (formats.md §6.0): before SPM/BPE see the text,
+/* Special-token partition (docs/formats.md "Special-token partition"): before SPM/BPE see the text,
  * every occurrence of a special token's text is cut out as that token.
  * Candidates are tried longest text first; each one splits every raw
  * fragment left so far at all its non-overlapping occurrences (leftmost

@@ -1,4 +1,4 @@
-/* SentencePiece-style tokenization as llama.cpp does it (formats.md §6.1):
+/* SentencePiece-style tokenization as llama.cpp does it (docs/formats.md "SPM tokenizer"):
  * escape spaces to '▁', split into UTF-8 characters, merge the adjacent
  * pair whose text is the highest-scoring token until none is left, then
  * emit each symbol's token or, failing that, one byte token per byte. */

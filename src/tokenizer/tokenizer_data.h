@@ -5,7 +5,7 @@
  *
  * Texts are stored as the GGUF file stores them: SPM pieces keep the '▁'
  * (U+2581) space marker, byte-level BPE tokens are in GPT-2's byte-to-unicode
- * form ("Ġthe"), added/special tokens are raw text. Facts: formats.md §5.5. */
+ * form ("Ġthe"), added/special tokens are raw text. Facts: docs/formats.md "Tokenizer keys". */
 #ifndef LC_TOKENIZER_DATA_H
 #define LC_TOKENIZER_DATA_H
 

@@ -1,5 +1,5 @@
 /* Building the runtime vocabulary from lc_tokenizer_data: validation,
- * llama.cpp's defaults and fix-ups (formats.md §5.5), lookup tables,
+ * llama.cpp's defaults and fix-ups (docs/formats.md "Tokenizer keys"), lookup tables,
  * precomputed pieces; plus the encode driver and the accessors. */
 #include <math.h>
 #include <stdio.h>
@@ -221,7 +221,7 @@ static int set_specials(lc_vocab *v, const lc_tokenizer_data *d, llamac_error *e
     return 0;
 }
 
-/* Texts llama.cpp treats as end of turn / end of generation (§5.5). */
+/* Texts llama.cpp treats as end of turn / end of generation (docs/formats.md "Tokenizer keys"). */
 static const char *const EOT_TEXTS[] = {"<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
                                         "<|endoftext|>", "<EOT>", "_<EOT>"};
 static const char *const EOG_TEXTS[] = {"<|eot_id|>", "<|im_end|>", "<|end|>",

@@ -2,10 +2,10 @@
  * so one lc_vocab may be used from several threads at once.
  *
  *   SPM ("llama"): SentencePiece-style merges by score with byte fallback,
- *                  as llama.cpp does it (formats.md §6.1).
+ *                  as llama.cpp does it (docs/formats.md "SPM tokenizer").
  *   BPE ("gpt2"):  byte-level BPE with the Llama 3 pre-tokenizer regex
- *                  (PCRE2) and merge ranks (formats.md §6.2).
- * Both cut the text at special tokens first (§6.0). */
+ *                  (PCRE2) and merge ranks (docs/formats.md "Byte-level BPE tokenizer").
+ * Both cut the text at special tokens first (docs/formats.md "Special-token partition"). */
 #ifndef LC_VOCAB_H
 #define LC_VOCAB_H
 
