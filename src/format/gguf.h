@@ -68,6 +68,11 @@ typedef struct gguf_file {
     uint64_t n_tensors;
     gguf_tensor *tensors;
     uint64_t data_offset;     /* absolute offset of the tensor data blob */
+    /* Sorted once at open (the duplicate checks need the order anyway):
+     * lookups by name are binary searches, so a file with many records
+     * cannot make each of the loader's lookups scan them all. */
+    const gguf_kv **kv_by_key;
+    const gguf_tensor **tensor_by_name;
 } gguf_file;
 
 /* Opens and validates a file (mmap, read-only). Every count, length, offset
