@@ -17,6 +17,7 @@
 #include "quant/types.h"
 #include "runtime/err.h"
 #include "tokenizer/tokenizer_data.h"
+#include "tokenizer/vocab.h"
 
 #define L2C_HEADER_BYTES 28
 #define L2C_V1_MAGIC 0x616b3432u /* "ak42": the v1/v2 exports, not read here */
@@ -373,6 +374,7 @@ int lc_convert_llama2c(const char *bin, const char *dst, const llamac_convert_pa
     else lc_conv_base_name(bin, true, name, sizeof name);
     int rc = lc_conv_job_init(&job, p->type, p, err);
     if (rc == 0) rc = l2c_load_vocab(p->tokenizer, m->hp.vocab_size, &tok, err);
+    if (rc == 0) rc = lc_tokenizer_data_check(&tok, p->tokenizer, err);
     if (rc == 0 && l2c_add_metadata(&job, m, name))
         rc = lc_fail(err, "%s: cannot add metadata", dst);
     if (rc == 0 && lc_tokenizer_data_write_gguf(&tok, job.w))

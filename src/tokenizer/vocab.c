@@ -272,8 +272,7 @@ static int hex_digit(char c) {
     return -1;
 }
 
-/* "<0xXX>" -> XX, or -1. */
-static int parse_byte_token(const char *t, size_t len) {
+int lc_vocab_byte_token_value(const char *t, size_t len) {
     if (len != 6 || memcmp(t, "<0x", 3) != 0 || t[5] != '>') return -1;
     int hi = hex_digit(t[3]), lo = hex_digit(t[4]);
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
@@ -281,7 +280,7 @@ static int parse_byte_token(const char *t, size_t len) {
 
 static int spm_byte_tokens(lc_vocab *v, llamac_error *err) {
     for (int32_t i = 0; i < v->n_tokens; i++) {
-        if (v->types[i] == LC_TOKEN_BYTE && parse_byte_token(v->text[i], v->text_len[i]) < 0)
+        if (v->types[i] == LC_TOKEN_BYTE && lc_vocab_byte_token_value(v->text[i], v->text_len[i]) < 0)
             return lc_fail(err, "tokenizer.ggml.tokens: token %d has type BYTE but its text is "
                                 "not of the form <0xXX>", (int)i);
     }
@@ -328,7 +327,7 @@ static size_t render_piece(const lc_vocab *v, int32_t id, char *out) {
         return lc_bpe_decode_text(v, t, len, out);
     case LC_TOKEN_BYTE:
         if (v->kind != LC_VOCAB_SPM) return 0; /* llama.cpp renders nothing for these */
-        out[0] = (char)parse_byte_token(t, len);
+        out[0] = (char)lc_vocab_byte_token_value(t, len);
         return 1;
     default: /* control, unknown (raw only when asked), unused, undefined */
         return 0;
@@ -556,4 +555,14 @@ const char *lc_vocab_token_piece(const lc_vocab *v, int32_t id, bool special, si
 int32_t lc_vocab_find(const lc_vocab *v, const char *text, size_t len) {
     int32_t id = lc_vocab_lookup(v, text, len);
     return id < v->n_tokens ? id : -1;
+}
+
+int lc_tokenizer_data_check(const lc_tokenizer_data *d, const char *source, llamac_error *err) {
+    lc_vocab *v = NULL;
+    llamac_error why = {{0}};
+    if (lc_vocab_create(d, &v, &why) == 0) {
+        lc_vocab_free(v);
+        return 0;
+    }
+    return lc_fail(err, "%s: the vocabulary would not load: %s", source, why.msg);
 }

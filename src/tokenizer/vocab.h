@@ -29,6 +29,12 @@ enum lc_vocab_kind {
  * tables. Every problem is an error naming the token or field; the data is
  * not referenced afterwards. */
 int lc_vocab_create(const lc_tokenizer_data *d, lc_vocab **out, llamac_error *err);
+/* Fails, with the message lc_vocab_create would give prefixed by `source`,
+ * when the loader would refuse this vocabulary: converters call it before
+ * writing, so they never write a vocabulary that does not load. */
+int lc_tokenizer_data_check(const lc_tokenizer_data *d, const char *source, llamac_error *err);
+/* The byte of a BYTE token's text "<0xXX>", or -1 when it is not of that form. */
+int lc_vocab_byte_token_value(const char *text, size_t len);
 /* lc_tokenizer_data_from_gguf + lc_vocab_create; messages name the file. */
 int lc_vocab_load_gguf(const gguf_file *f, lc_vocab **out, llamac_error *err);
 void lc_vocab_free(lc_vocab *v);
