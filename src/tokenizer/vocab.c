@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "runtime/err.h"
 #include "tokenizer/vocab_internal.h"
@@ -31,50 +33,93 @@ void lc_tokens_free(lc_tokens *t) {
 
 /* ------------------------------------------------------------- text table */
 
-static uint64_t hash_text(const char *s, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
+/* SipHash-1-3 (Aumasson and Bernstein): a keyed hash with full mixing, so
+ * that without the key nobody can compute texts that share a slot. Token
+ * texts come from model files, which are untrusted: an unkeyed hash let a
+ * crafted vocabulary put every token in one slot and make loading and
+ * tokenizing quadratic. */
+static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+#define SIP_ROUND(v0, v1, v2, v3)                                                               \
+    do {                                                                                         \
+        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);                           \
+        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                                                 \
+        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                                                 \
+        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);                           \
+    } while (0)
+
+static uint64_t hash_text(const uint64_t key[2], const char *s, size_t n) {
+    uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+    uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+    uint64_t last = (uint64_t)n << 56;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t m;
+        memcpy(&m, s, 8); /* host byte order: other values on a big-endian host, same lookups */
+        v3 ^= m;
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= m;
     }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-    return h ^ (h >> 29);
+    for (size_t i = 0; i < n; i++) last |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    v3 ^= last;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* A fresh key for each vocabulary from the kernel's random source; if that
+ * is unavailable, the clock and an address mixed through splitmix64 (still
+ * unknown to whoever wrote the model file). */
+static void table_seed(lc_text_table *t) {
+    if (getrandom(t->seed, sizeof t->seed, GRND_NONBLOCK) == (ssize_t)sizeof t->seed) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)t;
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        t->seed[i] = z ^ (z >> 31);
+    }
 }
 
 static bool text_equals(const lc_vocab *v, int32_t id, const char *s, size_t len) {
     return v->text_len[id] == len && memcmp(v->text[id], s, len) == 0;
 }
 
+/* Keeps t->seed: a grown table rehashes with the same key. */
 static int table_alloc(lc_text_table *t, uint32_t size) {
     t->slots = malloc((size_t)size * sizeof *t->slots);
     if (!t->slots) return -1;
-    for (uint32_t i = 0; i < size; i++) t->slots[i] = -1;
+    for (uint32_t i = 0; i < size; i++) t->slots[i] = (lc_text_slot){-1, 0};
     t->mask = size - 1;
     t->count = 0;
     return 0;
 }
 
-/* Returns the slot holding this text, or the empty slot where it belongs. */
-static uint32_t table_slot(const lc_vocab *v, const char *s, size_t len) {
+/* Returns the slot holding this text, or the empty slot where it belongs;
+ * *probes (when not NULL) counts the slots visited. */
+static uint32_t table_slot(const lc_vocab *v, const char *s, size_t len, uint32_t *tag, uint64_t *probes) {
     const lc_text_table *t = &v->lookup;
-    for (uint32_t i = (uint32_t)hash_text(s, len) & t->mask;; i = (i + 1) & t->mask) {
-        int32_t id = t->slots[i];
-        if (id < 0 || text_equals(v, id, s, len)) return i;
+    uint64_t h = hash_text(t->seed, s, len);
+    *tag = (uint32_t)(h >> 32);
+    for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+        if (probes) ++*probes;
+        const lc_text_slot *slot = &t->slots[i];
+        if (slot->id < 0 || (slot->tag == *tag && text_equals(v, slot->id, s, len))) return i;
     }
 }
 
 /* Inserts symbol id; an existing symbol with the same text is replaced
  * (llama.cpp keeps the last token of duplicate texts). */
 static void table_put(lc_vocab *v, int32_t id) {
-    uint32_t i = table_slot(v, v->text[id], v->text_len[id]);
-    if (v->lookup.slots[i] < 0) v->lookup.count++;
-    v->lookup.slots[i] = id;
+    uint32_t tag;
+    uint32_t i = table_slot(v, v->text[id], v->text_len[id], &tag, NULL);
+    if (v->lookup.slots[i].id < 0) v->lookup.count++;
+    v->lookup.slots[i] = (lc_text_slot){id, tag};
 }
 
 static int table_grow(lc_vocab *v) {
@@ -84,14 +129,22 @@ static int table_grow(lc_vocab *v) {
         return -1;
     }
     for (uint32_t i = 0; i <= old.mask; i++) {
-        if (old.slots[i] >= 0) table_put(v, old.slots[i]);
+        if (old.slots[i].id >= 0) table_put(v, old.slots[i].id);
     }
     free(old.slots);
     return 0;
 }
 
+uint64_t lc_vocab_lookup_probes(const lc_vocab *v) {
+    uint64_t probes = 0;
+    uint32_t tag;
+    for (int32_t id = 0; id < v->n_symbols; id++) table_slot(v, v->text[id], v->text_len[id], &tag, &probes);
+    return probes;
+}
+
 int32_t lc_vocab_lookup(const lc_vocab *v, const char *s, size_t len) {
-    return v->lookup.slots[table_slot(v, s, len)];
+    uint32_t tag;
+    return v->lookup.slots[table_slot(v, s, len, &tag, NULL)].id;
 }
 
 int32_t lc_vocab_add_symbol(lc_vocab *v, const char *s, size_t len) {
@@ -166,6 +219,7 @@ static int copy_tokens(lc_vocab *v, const lc_tokenizer_data *d, llamac_error *er
     v->scores = calloc(n, sizeof *v->scores);
     v->types = malloc(n);
     v->eog = calloc(n, 1);
+    table_seed(&v->lookup);
     uint32_t size = 16;
     while (size < 2 * n) size *= 2;
     if (!v->text || !v->text_len || !v->text_blob || !v->scores || !v->types || !v->eog ||
