@@ -135,6 +135,14 @@ enum {
  * error. */
 int64_t llamac_tokenize(const llamac_model *model, const char *text, size_t len,
                         llamac_token *out, int64_t n_max, int flags, llamac_error *err);
+/* llamac_tokenize where special-token text inside the byte ranges
+ * plain[2k] .. plain[2k+1] (k < n_plain; sorted, not overlapping) stays
+ * plain text even with LLAMAC_TOKENIZE_PARSE_SPECIAL. A chat prompt passes
+ * its message contents here, so that typing "<|eot_id|>" cannot end a turn:
+ * only the template's own text becomes special tokens. */
+int64_t llamac_tokenize_plain_ranges(const llamac_model *model, const char *text, size_t len,
+                                     const size_t *plain, size_t n_plain, llamac_token *out,
+                                     int64_t n_max, int flags, llamac_error *err);
 
 /* The bytes one token stands for (possibly part of a UTF-8 character).
  * Control tokens give "" unless `special` is set. Returns the byte count

@@ -535,7 +535,16 @@ static int encode_fragments(const lc_vocab *v, const char *text, const lc_fragme
 
 int lc_vocab_encode(const lc_vocab *v, const char *text, size_t len, int flags, lc_tokens *out,
                     llamac_error *err) {
+    return lc_vocab_encode_ranges(v, text, len, flags, NULL, out, err);
+}
+
+int lc_vocab_encode_ranges(const lc_vocab *v, const char *text, size_t len, int flags,
+                           const lc_plain_ranges *plain, lc_tokens *out, llamac_error *err) {
     out->n = 0;
+    for (size_t k = 0; plain && k < plain->n; k++)
+        if (plain->bounds[2 * k] > plain->bounds[2 * k + 1] || plain->bounds[2 * k + 1] > len ||
+            (k > 0 && plain->bounds[2 * k] < plain->bounds[2 * k - 1]))
+            return lc_fail(err, "tokenizer: plain range %zu is out of order or past the text", k);
     if (len > LC_VOCAB_MAX_TEXT)
         return lc_fail(err, "tokenizer: text of %zu bytes is too long (at most %zu)", len,
                        LC_VOCAB_MAX_TEXT);
@@ -549,7 +558,7 @@ int lc_vocab_encode(const lc_vocab *v, const char *text, size_t len, int flags, 
     lc_merge_session s;
     lc_merge_session_init(&s, v);
     lc_bpe_state *st = NULL;
-    int rc = lc_partition_special(v, text, len, parse_special, &frags);
+    int rc = lc_partition_special(v, text, len, parse_special, plain, &frags);
     if (rc < 0) rc = lc_fail(err, "tokenizer: out of memory");
     if (rc == 0 && v->kind == LC_VOCAB_BPE) rc = lc_bpe_state_create(v, &st, err);
     if (rc == 0) rc = encode_fragments(v, text, &frags, &s, st, out, err);

@@ -55,6 +55,17 @@ void lc_tokens_free(lc_tokens *t);
  * texts of control tokens in the input become those tokens (user-defined
  * tokens are always matched). Fails only on out-of-memory, text over 1 GiB,
  * or a text byte the SPM vocabulary has no byte token for. */
+/* Byte ranges of a text where special-token texts stay plain text even with
+ * LLAMAC_TOKENIZE_PARSE_SPECIAL: bounds[2k] .. bounds[2k+1], sorted and
+ * not overlapping. */
+typedef struct lc_plain_ranges {
+    const size_t *bounds;
+    size_t n;
+} lc_plain_ranges;
+
+/* lc_vocab_encode with plain ranges (NULL: none). */
+int lc_vocab_encode_ranges(const lc_vocab *v, const char *text, size_t len, int flags,
+                           const lc_plain_ranges *plain, lc_tokens *out, llamac_error *err);
 int lc_vocab_encode(const lc_vocab *v, const char *text, size_t len, int flags, lc_tokens *out,
                     llamac_error *err);
 

@@ -145,7 +145,7 @@ typedef struct lc_fragments {
 } lc_fragments;
 
 int lc_partition_special(const lc_vocab *v, const char *text, size_t len, bool parse_special,
-                         lc_fragments *out);
+                         const lc_plain_ranges *plain, lc_fragments *out);
 void lc_fragments_free(lc_fragments *f);
 
 /* ---- algorithms (spm.c, bpe.c) */
