@@ -9,6 +9,7 @@
  * user/assistant exchanges are dropped (the system message stays) and the
  * rest is evaluated again. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -451,7 +452,16 @@ static int generate_reply(chat_session *s, llamac_error *err) {
     for (;;) {
         if (interrupted) { end = END_INTERRUPT; break; }
         if (s->opt.n_predict >= 0 && n_gen >= s->opt.n_predict) { end = END_LIMIT; break; }
-        llamac_token tok = llamac_sampler_sample(s->sampler, llamac_logits(s->ctx, -1));
+        const float *logits = llamac_logits(s->ctx, -1);
+        int32_t bad = llamac_logits_check(logits, llamac_n_vocab(s->model));
+        llamac_token tok = bad < 0 ? llamac_sampler_sample(s->sampler, logits) : -1;
+        if (tok < 0) {
+            snprintf(err->msg, sizeof err->msg,
+                     "the model produced %s logits at position %u (token %d); its weights are probably corrupt",
+                     bad >= 0 && isnan(logits[bad]) ? "NaN" : "infinite", s->n_cached - 1, (int)(bad >= 0 ? bad : 0));
+            rc = -1;
+            break;
+        }
         llamac_sampler_accept(s->sampler, tok);
         n_gen++;
         if (llamac_token_is_eog(s->model, tok)) { end = END_EOG; break; }
