@@ -135,6 +135,14 @@ enum {
  * error. */
 int64_t llamac_tokenize(const llamac_model *model, const char *text, size_t len,
                         llamac_token *out, int64_t n_max, int flags, llamac_error *err);
+/* llamac_tokenize where special-token text inside the byte ranges
+ * plain[2k] .. plain[2k+1] (k < n_plain; sorted, not overlapping) stays
+ * plain text even with LLAMAC_TOKENIZE_PARSE_SPECIAL. A chat prompt passes
+ * its message contents here, so that typing "<|eot_id|>" cannot end a turn:
+ * only the template's own text becomes special tokens. */
+int64_t llamac_tokenize_plain_ranges(const llamac_model *model, const char *text, size_t len,
+                                     const size_t *plain, size_t n_plain, llamac_token *out,
+                                     int64_t n_max, int flags, llamac_error *err);
 
 /* The bytes one token stands for (possibly part of a UTF-8 character).
  * Control tokens give "" unless `special` is set. Returns the byte count
@@ -215,8 +223,16 @@ typedef struct llamac_sampler_params {
 llamac_sampler_params llamac_sampler_default_params(void);
 llamac_sampler *llamac_sampler_create(const llamac_sampler_params *params, int32_t n_vocab);
 void llamac_sampler_free(llamac_sampler *s);
-/* Picks the next token from `logits` (not modified). */
+/* Picks the next token from `logits` (not modified). Returns -1 when there
+ * is nothing to draw from: every logit NaN, or one +inf (a broken model;
+ * see llamac_logits_check). NaN logits are never drawn; -inf ones are
+ * masked out. */
 llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits);
+/* Index of the first NaN or +inf logit, or -1 when there is none. A model
+ * whose weights are corrupt (a NaN norm, garbage block scales) produces
+ * such logits; callers check before sampling to report where it happened.
+ * -inf is allowed: it is how a logit is masked. */
+int32_t llamac_logits_check(const float *logits, int32_t n_vocab);
 /* Records a token (prompt or generated) for the repetition penalty. */
 void llamac_sampler_accept(llamac_sampler *s, llamac_token tok);
 void llamac_sampler_reset(llamac_sampler *s);

@@ -522,19 +522,25 @@ static void write_bad_gguf(const char *path, int variant) {
     if (variant == 2) gguf_writer_add_str(w, "tokenizer.ggml.scores", "x", 1);
     else gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", scores, 4);
     gguf_writer_add_u32(w, "tokenizer.ggml.padding_token_id", variant == 3 ? 4 : 0xFFFFFFFFu);
+    if (variant == 4) gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 70000);
+    if (variant == 5) gguf_writer_add_u32(w, "tokenizer.ggml.fim_mid_token_id", 5);
     gguf_writer_begin(w, path, NULL);
     gguf_writer_finish(w, NULL);
     gguf_writer_free(w);
 }
 
 static void test_bad_gguf(void) {
+    /* Special ids outside the vocabulary are refused with the key and the
+     * value (issue 18, finding 10); 0xFFFFFFFF (-1 as u32) means "none". */
     static const char *const needles[] = {"type 99", "token_type has 3 entries", "tokenizer.ggml.scores",
-                                          NULL};
+                                          "tokenizer.ggml.padding_token_id = 4 is outside the vocabulary of 4",
+                                          "tokenizer.ggml.bos_token_id = 70000 is outside",
+                                          "tokenizer.ggml.fim_mid_token_id = 5 is outside", NULL};
     char path[] = "/tmp/lc_tok_badgguf_XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) return;
     close(fd);
-    for (int variant = 0; variant < 4; variant++) {
+    for (int variant = 0; variant < 7; variant++) {
         write_bad_gguf(path, variant);
         gguf_file *f = NULL;
         lc_vocab *v = NULL;
@@ -545,7 +551,7 @@ static void test_bad_gguf(void) {
         if (needles[variant]) {
             CHECKF(rc < 0 && !v && strstr(err.msg, needles[variant]) && strstr(err.msg, path),
                    "variant %d: '%s'", variant, err.msg);
-        } else { /* an out-of-range pad id means "none" */
+        } else { /* a pad id of 0xFFFFFFFF means "none" */
             CHECKF(rc == 0 && v && lc_vocab_pad(v) == -1, "variant %d: %s", variant, err.msg);
         }
         lc_vocab_free(v);

@@ -9,6 +9,7 @@
  * user/assistant exchanges are dropped (the system message stays) and the
  * rest is evaluated again. */
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,10 @@ static const char usage_text[] =
     "When stdin is not a terminal: each line of stdin is one user message (empty\n"
     "lines are skipped, /reset and /exit work as above), each reply is printed\n"
     "followed by a newline, and the program ends at the end of stdin.\n"
+    "\n"
+    "Messages are plain text: special-token text typed in a message (such as\n"
+    "<|eot_id|> or </s>) stays text and cannot end a turn; only the chat\n"
+    "template's own markup becomes special tokens. --system is plain text too.\n"
     "\n"
     "When the conversation outgrows the context, the oldest exchanges (a user\n"
     "message and its reply) are dropped, with a note on stderr; the system message\n"
@@ -177,6 +182,8 @@ typedef struct chat_session {
     size_t prompt_cap;
     char *text;            /* the rendered conversation */
     size_t text_cap;
+    size_t *plain;         /* byte ranges of the message contents in text (begin, end pairs) */
+    size_t plain_cap, n_plain;
     char *reply;           /* the reply being generated, as printed */
     size_t reply_len, reply_cap;
     bool reply_started;    /* something other than leading whitespace printed */
@@ -194,6 +201,7 @@ static void session_free(chat_session *s) {
     free(s->cached);
     free(s->prompt);
     free(s->text);
+    free(s->plain);
     free(s->reply);
 }
 
@@ -214,24 +222,126 @@ static int grow(void **buf, size_t *cap, size_t need, size_t elem) {
 }
 
 /* Renders the conversation (with the assistant header) into s->text. */
+/* ------------------------------------------------- plain message text */
+
+/* Message contents are plain text: a user who types "<|eot_id|>" must not
+ * end the turn and forge the assistant's. The conversation is rendered
+ * with each content between two marker bytes that occur in no content;
+ * the markers are then cut out of the text, and where they stood gives the
+ * byte ranges that are tokenized without special-token parsing, while the
+ * template's own text around them still is. A content starts and ends
+ * with a marker, so the templates' strip() would no longer reach it: it is
+ * stripped here first (Python's str.strip(), which the templates apply;
+ * the llama2 template's system text and the leading space of its first
+ * user text, which it keeps, are stripped too). */
+
+/* Length of the Python whitespace character at s[0..n) (UTF-8), or 0. */
+static size_t space_at(const unsigned char *s, size_t n) {
+    if ((s[0] >= 0x09 && s[0] <= 0x0D) || (s[0] >= 0x1C && s[0] <= 0x20)) return 1;
+    if (n >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0)) return 2;
+    if (n < 3) return 0;
+    uint32_t cp = (uint32_t)(s[0] & 0x0F) << 12 | (uint32_t)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+    bool three = (s[0] & 0xF0) == 0xE0 && (s[1] & 0xC0) == 0x80 && (s[2] & 0xC0) == 0x80;
+    bool space = cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+                 cp == 0x202F || cp == 0x205F || cp == 0x3000;
+    return three && space ? 3 : 0;
+}
+
+/* The span of s left after str.strip(). */
+static void strip_span(const char *s, size_t *begin, size_t *end) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t n = strlen(s), b = 0, e = n, k;
+    while (b < n && (k = space_at(u + b, n - b)) > 0) b += k;
+    while (e > b) { /* the last character that is not whitespace */
+        size_t last = e - 1;
+        while (last > b && (u[last] & 0xC0) == 0x80) last--;
+        if (space_at(u + last, e - last) != e - last) break;
+        e = last;
+    }
+    *begin = b;
+    *end = e;
+}
+
+/* Two bytes that occur in no message content (nor in any template). */
+static bool pick_markers(const conversation *c, char *open, char *close) {
+    static const char candidates[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x0e\x0f\x10\x11\x12\x13\x14\x15"
+                                     "\x16\x17\x18\x19\x1a\x1b";
+    int found = 0;
+    for (const char *m = candidates; *m && found < 2; m++) {
+        bool used = false;
+        for (size_t i = 0; i < c->n && !used; i++) used = strchr(c->msgs[i].content, *m) != NULL;
+        if (used) continue;
+        if (found++ == 0) *open = *m;
+        else *close = *m;
+    }
+    return found == 2;
+}
+
+/* Renders the conversation with marked contents into s->text, then cuts
+ * the markers out, recording the content ranges in s->plain. Returns the
+ * text length or -1. */
 static int64_t render_conversation(chat_session *s, llamac_error *err) {
     const conversation *c = &s->conv;
-    int64_t need = llamac_chat_render(s->template_name, c->msgs, c->n, true, NULL, 0, err);
-    if (need < 0) return -1;
-    if (grow((void **)&s->text, &s->text_cap, (size_t)need + 1, 1) < 0)
-        return out_of_memory(err);
-    return llamac_chat_render(s->template_name, c->msgs, c->n, true, s->text, s->text_cap, err);
+    char open = 0, close = 0;
+    if (!pick_markers(c, &open, &close)) {
+        snprintf(err->msg, sizeof err->msg, "the messages use every marker byte (0x01-0x08, 0x0e-0x1b)");
+        return -1;
+    }
+    llamac_chat_message *marked = calloc(c->n ? c->n : 1, sizeof *marked);
+    int64_t need = marked ? 0 : -1;
+    for (size_t i = 0; i < c->n && need == 0; i++) {
+        size_t b, e;
+        strip_span(c->msgs[i].content, &b, &e);
+        char *m = malloc(e - b + 3);
+        if (!m) { need = -1; break; }
+        m[0] = open;
+        memcpy(m + 1, c->msgs[i].content + b, e - b);
+        m[e - b + 1] = close;
+        m[e - b + 2] = '\0';
+        marked[i] = (llamac_chat_message){c->msgs[i].role, m};
+    }
+    if (need < 0) err->msg[0] = '\0';
+    if (need == 0) need = llamac_chat_render(s->template_name, marked, c->n, true, NULL, 0, err);
+    if (need >= 0 && grow((void **)&s->text, &s->text_cap, (size_t)need + 1, 1) < 0) need = -1;
+    if (need >= 0 && grow((void **)&s->plain, &s->plain_cap, 2 * c->n + 2, sizeof *s->plain) < 0) need = -1;
+    if (need >= 0) need = llamac_chat_render(s->template_name, marked, c->n, true, s->text, s->text_cap, err);
+    for (size_t i = 0; marked && i < c->n; i++) free((char *)marked[i].content);
+    free(marked);
+    if (need < 0) {
+        if (!err->msg[0]) out_of_memory(err);
+        return -1;
+    }
+    size_t len = 0, n_bounds = 0;
+    bool inside = false, ok = true;
+    for (int64_t i = 0; i < need && ok; i++) {
+        char ch = s->text[i];
+        if (ch == open || ch == close) {
+            ok = (ch == open) != inside && n_bounds < 2 * c->n;
+            if (ok) s->plain[n_bounds++] = len;
+            inside = ch == open;
+            continue;
+        }
+        s->text[len++] = ch;
+    }
+    if (!ok || inside || n_bounds != 2 * c->n) {
+        snprintf(err->msg, sizeof err->msg, "the %s template did not keep each message whole", s->template_name);
+        return -1;
+    }
+    s->text[len] = '\0';
+    s->n_plain = c->n;
+    return (int64_t)len;
 }
 
 /* Tokenizes s->text into s->prompt. The rendered text already holds the
- * BOS text, so special tokens are parsed and none is added. */
+ * BOS text, so special tokens are parsed (outside the message contents)
+ * and none is added. */
 static int64_t tokenize_conversation(chat_session *s, size_t len, llamac_error *err) {
     const int flags = LLAMAC_TOKENIZE_PARSE_SPECIAL;
-    int64_t n = llamac_tokenize(s->model, s->text, len, NULL, 0, flags, err);
+    int64_t n = llamac_tokenize_plain_ranges(s->model, s->text, len, s->plain, s->n_plain, NULL, 0, flags, err);
     if (n < 0) return -1;
     if (grow((void **)&s->prompt, &s->prompt_cap, (size_t)n + 1, sizeof *s->prompt) < 0)
         return out_of_memory(err);
-    return llamac_tokenize(s->model, s->text, len, s->prompt, n, flags, err);
+    return llamac_tokenize_plain_ranges(s->model, s->text, len, s->plain, s->n_plain, s->prompt, n, flags, err);
 }
 
 /* Room a reply should have: older exchanges are dropped to keep it free. */
@@ -342,7 +452,16 @@ static int generate_reply(chat_session *s, llamac_error *err) {
     for (;;) {
         if (interrupted) { end = END_INTERRUPT; break; }
         if (s->opt.n_predict >= 0 && n_gen >= s->opt.n_predict) { end = END_LIMIT; break; }
-        llamac_token tok = llamac_sampler_sample(s->sampler, llamac_logits(s->ctx, -1));
+        const float *logits = llamac_logits(s->ctx, -1);
+        int32_t bad = llamac_logits_check(logits, llamac_n_vocab(s->model));
+        llamac_token tok = bad < 0 ? llamac_sampler_sample(s->sampler, logits) : -1;
+        if (tok < 0) {
+            snprintf(err->msg, sizeof err->msg,
+                     "the model produced %s logits at position %u (token %d); its weights are probably corrupt",
+                     bad >= 0 && isnan(logits[bad]) ? "NaN" : "infinite", s->n_cached - 1, (int)(bad >= 0 ? bad : 0));
+            rc = -1;
+            break;
+        }
         llamac_sampler_accept(s->sampler, tok);
         n_gen++;
         if (llamac_token_is_eog(s->model, tok)) { end = END_EOG; break; }

@@ -1,5 +1,6 @@
 /* llamac run: tokenize a prompt, prefill it in one batch, then sample and
  * stream tokens to stdout; statistics go to stderr. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,7 +192,17 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
     int64_t n_gen = 0;
     t0 = llamac_time_us();
     while (n_gen < n_max) {
-        llamac_token tok = llamac_sampler_sample(s->sampler, llamac_logits(s->ctx, -1));
+        const float *logits = llamac_logits(s->ctx, -1);
+        int32_t bad = llamac_logits_check(logits, llamac_n_vocab(s->model));
+        llamac_token tok = bad < 0 ? llamac_sampler_sample(s->sampler, logits) : -1;
+        if (tok < 0) {
+            fputc('\n', stdout);
+            fflush(stdout);
+            return cli_error("run", CLI_FAIL, "the model produced %s logits at position %lld (token %d); "
+                             "its weights are probably corrupt",
+                             bad >= 0 && isnan(logits[bad]) ? "NaN" : "infinite", (long long)(n_prompt + n_gen - 1),
+                             (int)(bad >= 0 ? bad : 0));
+        }
         s->generated[n_gen++] = tok;
         llamac_sampler_accept(s->sampler, tok);
         if (!o->ignore_eos && llamac_token_is_eog(s->model, tok)) break;

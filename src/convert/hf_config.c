@@ -7,26 +7,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/limits.h"
 #include "runtime/err.h"
 #include "runtime/file.h"
 
 
-/* Reads an integer field in [min, INT32_MAX]. Returns 1 if present, 0 if
- * absent or null, -1 if present but not such an integer. */
-static int get_int(const char *path, const cJSON *root, const char *key, int32_t min,
+/* Reads an integer field in [min, max]. Returns 1 if present, 0 if absent
+ * or null, -1 if present but not such an integer. */
+static int get_int(const char *path, const cJSON *root, const char *key, int32_t min, int32_t max,
                    int32_t *out, llamac_error *err) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!v || cJSON_IsNull(v)) return 0;
     double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
-    if (!(d >= (double)min && d <= 2147483647.0) || d != floor(d))
-        return lc_fail(err, "%s: \"%s\" must be an integer >= %d", path, key, (int)min);
+    if (d != floor(d))
+        return lc_fail(err, "%s: \"%s\" must be an integer in [%d, %d]", path, key, (int)min, (int)max);
+    if (!(d >= (double)min && d <= (double)max))
+        return lc_fail(err, "%s: \"%s\" = %.0f is outside [%d, %d], the sizes llamac can load", path, key,
+                       d, (int)min, (int)max);
     *out = (int32_t)d;
     return 1;
 }
 
-static int require_int(const char *path, const cJSON *root, const char *key, int32_t *out,
+static int require_int(const char *path, const cJSON *root, const char *key, int32_t max, int32_t *out,
                        llamac_error *err) {
-    int rc = get_int(path, root, key, 1, out, err);
+    int rc = get_int(path, root, key, 1, max, out, err);
     if (rc == 0) return lc_fail(err, "%s: required field \"%s\" is missing", path, key);
     return rc < 0 ? -1 : 0;
 }
@@ -104,7 +108,7 @@ static int parse_rope_scaling(const char *path, const cJSON *root, lc_hf_config 
     if (get_float(path, rs, "factor", &c->rope_factor, err) < 0 ||
         get_float(path, rs, "low_freq_factor", &c->rope_low_freq_factor, err) < 0 ||
         get_float(path, rs, "high_freq_factor", &c->rope_high_freq_factor, err) < 0 ||
-        get_int(path, rs, "original_max_position_embeddings", 1, &c->rope_original_context, err) < 0)
+        get_int(path, rs, "original_max_position_embeddings", 1, INT32_MAX, &c->rope_original_context, err) < 0)
         return -1;
     if (c->rope_low_freq_factor == c->rope_high_freq_factor)
         return lc_fail(err, "%s: rope_scaling low_freq_factor equals high_freq_factor", path);
@@ -112,18 +116,22 @@ static int parse_rope_scaling(const char *path, const cJSON *root, lc_hf_config 
 }
 
 static int parse_sizes(const char *path, const cJSON *root, lc_hf_config *c, llamac_error *err) {
-    if (require_int(path, root, "vocab_size", &c->vocab_size, err) ||
-        require_int(path, root, "hidden_size", &c->hidden_size, err) ||
-        require_int(path, root, "intermediate_size", &c->intermediate_size, err) ||
-        require_int(path, root, "num_hidden_layers", &c->n_layer, err) ||
-        require_int(path, root, "num_attention_heads", &c->n_head, err))
+    /* The loader's limits (model/limits.h): a vocab_size of 2^31-1 would
+     * otherwise pad the vocabulary until memory ran out, and a head_dim of
+     * 2^31-2 size the llama3 rope-frequency table. The context lengths are
+     * only written out, so any positive int32 is kept. */
+    if (require_int(path, root, "vocab_size", LC_MAX_VOCAB, &c->vocab_size, err) ||
+        require_int(path, root, "hidden_size", LC_MAX_EMBD, &c->hidden_size, err) ||
+        require_int(path, root, "intermediate_size", LC_MAX_FF, &c->intermediate_size, err) ||
+        require_int(path, root, "num_hidden_layers", LC_MAX_LAYERS, &c->n_layer, err) ||
+        require_int(path, root, "num_attention_heads", LC_MAX_HEADS, &c->n_head, err))
         return -1;
     c->n_head_kv = c->n_head;
     c->max_position_embeddings = 2048; /* transformers' LlamaConfig default */
-    if (get_int(path, root, "num_key_value_heads", 1, &c->n_head_kv, err) < 0 ||
-        get_int(path, root, "max_position_embeddings", 1, &c->max_position_embeddings, err) < 0)
+    if (get_int(path, root, "num_key_value_heads", 1, LC_MAX_HEADS, &c->n_head_kv, err) < 0 ||
+        get_int(path, root, "max_position_embeddings", 1, INT32_MAX, &c->max_position_embeddings, err) < 0)
         return -1;
-    int rc = get_int(path, root, "head_dim", 1, &c->head_dim, err);
+    int rc = get_int(path, root, "head_dim", 1, LC_MAX_HEAD_DIM, &c->head_dim, err);
     if (rc < 0) return -1;
     c->head_dim_explicit = rc == 1;
     if (!c->head_dim_explicit) {
@@ -131,6 +139,9 @@ static int parse_sizes(const char *path, const cJSON *root, lc_hf_config *c, lla
             return lc_fail(err, "%s: hidden_size %d is not a multiple of num_attention_heads %d",
                            path, (int)c->hidden_size, (int)c->n_head);
         c->head_dim = c->hidden_size / c->n_head;
+        if (c->head_dim > LC_MAX_HEAD_DIM)
+            return lc_fail(err, "%s: head dimension %d (hidden_size / num_attention_heads) is larger than %d",
+                           path, (int)c->head_dim, LC_MAX_HEAD_DIM);
     }
     if (c->n_head % c->n_head_kv != 0)
         return lc_fail(err, "%s: num_attention_heads %d is not a multiple of num_key_value_heads %d",

@@ -14,6 +14,7 @@
 #include "convert/safetensors.h"
 #include "quant/types.h"
 #include "runtime/err.h"
+#include "tokenizer/vocab.h"
 #include "tokenizer/tokenizer_data.h"
 
 typedef struct hf_import {
@@ -74,6 +75,7 @@ static int load_vocab(hf_import *im, const llamac_convert_params *p, llamac_erro
     } else {
         rc = lc_tokenizer_data_from_hf_dir(im->dir, im->cfg.vocab_size, &im->tok, err);
     }
+    if (rc == 0) rc = lc_tokenizer_data_check(&im->tok, p->vocab_from ? p->vocab_from : im->dir, err);
     if (rc) return -1;
     im->has_vocab = true;
     if (im->tok.n_tokens != im->cfg.vocab_size)

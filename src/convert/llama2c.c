@@ -17,6 +17,7 @@
 #include "quant/types.h"
 #include "runtime/err.h"
 #include "tokenizer/tokenizer_data.h"
+#include "tokenizer/vocab.h"
 
 #define L2C_HEADER_BYTES 28
 #define L2C_V1_MAGIC 0x616b3432u /* "ak42": the v1/v2 exports, not read here */
@@ -65,19 +66,32 @@ static int l2c_parse_header(const lc_llama2c_model *m, lc_llama2c_header *h, lla
     return 0;
 }
 
+/* *sum += a * b; false when either step would wrap past 2^64. */
+static bool l2c_add_product(uint64_t *sum, uint64_t a, uint64_t b) {
+    uint64_t p;
+    return !__builtin_mul_overflow(a, b, &p) && !__builtin_add_overflow(*sum, p, sum);
+}
+
 /* Float count of the whole legacy file body, in the order of the table in
- * docs/formats.md "llama2.c checkpoints". Sizes are < 2^31 each, so products fit in 64 bits until
- * multiplied by the layer count, which is checked. */
+ * docs/formats.md "llama2.c checkpoints". Every product and sum is checked: the header fields are
+ * below 2^31 each, but d^2 or h*d near 2^62 times small factors wrap, and
+ * a wrapped count could match a small file whose tensors the converter
+ * would then read past the mapping. Each offset l2c_add_tensors computes
+ * is a partial sum of this count, so it cannot wrap once this one did not. */
 static int l2c_expected_floats(const lc_llama2c_header *h, uint64_t *out) {
     uint64_t dim = (uint64_t)h->dim, hid = (uint64_t)h->hidden_dim, L = (uint64_t)h->n_layers;
-    uint64_t kv_dim = dim * (uint64_t)h->n_kv_heads / (uint64_t)h->n_heads;
+    uint64_t kv_dim = dim * (uint64_t)h->n_kv_heads / (uint64_t)h->n_heads; /* < 2^62: no wrap */
     uint64_t vocab = (uint64_t)h->vocab_size, head = dim / (uint64_t)h->n_heads;
-    uint64_t per_layer = 2 * dim + 2 * dim * dim + 2 * kv_dim * dim + 3 * hid * dim;
-    uint64_t total;
-    if (__builtin_mul_overflow(per_layer, L, &total)) return -1;
-    uint64_t rest = vocab * dim * (h->shared_classifier ? 1 : 2) + dim +
-                    (uint64_t)h->seq_len * head; /* freq_cis real + imag, head/2 each */
-    if (__builtin_add_overflow(total, rest, &total)) return -1;
+    uint64_t per_layer = 0, total = 0;
+    bool ok = l2c_add_product(&per_layer, 2, dim) &&          /* attention and FFN norms */
+              l2c_add_product(&per_layer, 2 * dim, dim) &&    /* wq, wo */
+              l2c_add_product(&per_layer, 2 * kv_dim, dim) && /* wk, wv */
+              l2c_add_product(&per_layer, 3 * hid, dim) &&    /* w1, w2, w3 */
+              l2c_add_product(&total, per_layer, L) &&
+              l2c_add_product(&total, vocab * (h->shared_classifier ? 1 : 2), dim) &&
+              l2c_add_product(&total, 1, dim) &&              /* final norm */
+              l2c_add_product(&total, (uint64_t)h->seq_len, head); /* freq_cis, head/2 twice */
+    if (!ok) return -1;
     *out = total;
     return 0;
 }
@@ -105,7 +119,10 @@ int lc_llama2c_open(const char *path, lc_llama2c_model **out, llamac_error *err)
     if (rc == 0) rc = l2c_parse_header(m, &m->hp, err);
     uint64_t floats = 0;
     if (rc == 0 && l2c_expected_floats(&m->hp, &floats) != 0)
-        rc = lc_fail(err, "%s: header sizes overflow", path);
+        rc = lc_fail(err, "%s: the tensor sizes of the header (dim %d, hidden_dim %d, n_layers %d, "
+                          "n_heads %d, n_kv_heads %d, vocab_size %d, seq_len %d) overflow 64 bits",
+                     path, (int)m->hp.dim, (int)m->hp.hidden_dim, (int)m->hp.n_layers, (int)m->hp.n_heads,
+                     (int)m->hp.n_kv_heads, (int)m->hp.vocab_size, (int)m->hp.seq_len);
     if (rc == 0 && (floats > (UINT64_MAX - L2C_HEADER_BYTES) / 4 ||
                     L2C_HEADER_BYTES + 4 * floats != (uint64_t)m->size)) {
         const lc_llama2c_header *h = &m->hp;
@@ -357,6 +374,7 @@ int lc_convert_llama2c(const char *bin, const char *dst, const llamac_convert_pa
     else lc_conv_base_name(bin, true, name, sizeof name);
     int rc = lc_conv_job_init(&job, p->type, p, err);
     if (rc == 0) rc = l2c_load_vocab(p->tokenizer, m->hp.vocab_size, &tok, err);
+    if (rc == 0) rc = lc_tokenizer_data_check(&tok, p->tokenizer, err);
     if (rc == 0 && l2c_add_metadata(&job, m, name))
         rc = lc_fail(err, "%s: cannot add metadata", dst);
     if (rc == 0 && lc_tokenizer_data_write_gguf(&tok, job.w))

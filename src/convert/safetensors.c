@@ -16,9 +16,16 @@
 #include "runtime/err.h"
 #include "runtime/file.h"
 
-/* Readers of the format cap the header; a larger one is a corrupt file,
- * not a model. */
-#define ST_MAX_HEADER (100u * 1024u * 1024u)
+/* Bounds on the header's JSON, checked by a cheap scan before cJSON builds
+ * a node for each value (about 100 bytes of memory per value, so a header
+ * of a long array of zeros would take twenty times its size). A real
+ * header nests three deep (the root, a tensor entry, its shape or
+ * data_offsets), has no array longer than a shape, and about eleven
+ * values per tensor (the value limit leaves room for 90k tensors in one
+ * file, where real checkpoints have a few thousand at most). */
+#define ST_MAX_DEPTH 3
+#define ST_MAX_ARRAY (LC_ST_MAX_DIMS + 1) /* one more, so a 5-D shape is named as such */
+#define ST_MAX_VALUES (1u << 20)
 /* Offsets arrive as JSON numbers (doubles): beyond 2^53 they are inexact. */
 #define ST_MAX_EXACT 9007199254740992.0
 
@@ -73,6 +80,7 @@ void lc_safetensors_close(lc_safetensors *st) {
         free(f->path);
     }
     free(st->files);
+    free(st->by_name);
     st_free_tensors(st->tensors, st->n_tensors);
     free(st);
 }
@@ -253,6 +261,64 @@ static int st_check_trailer(const char *path, const char *hdr, uint64_t len, con
     return 0;
 }
 
+/* A string of the header, from its opening quote at *i; leaves *i on the
+ * closing quote. Raw control bytes are not JSON (cJSON would keep them),
+ * and "\u0000" would cut a tensor name short in cJSON's NUL-terminated
+ * copy, so that two different names could meet. */
+static int st_scan_string(const char *path, const char *hdr, uint64_t len, uint64_t *i,
+                          llamac_error *err) {
+    for (uint64_t k = *i + 1; k < len; k++) {
+        unsigned char c = (unsigned char)hdr[k];
+        if (c == '"') {
+            *i = k;
+            return 0;
+        }
+        if (c < 0x20)
+            return lc_fail(err, "%s: %s byte 0x%02x inside a JSON string of the header at offset %" PRIu64,
+                           path, c ? "control" : "NUL", c, 8 + k);
+        if (c != '\\') continue;
+        if (len - k > 5 && memcmp(hdr + k + 1, "u0000", 5) == 0)
+            return lc_fail(err, "%s: \"\\u0000\" inside a JSON string of the header at offset %" PRIu64,
+                           path, 8 + k);
+        k++; /* the escaped character: a quote there does not end the string */
+    }
+    return lc_fail(err, "%s: unterminated JSON string in the header", path);
+}
+
+/* Checks the ST_MAX_* bounds and refuses NUL bytes (cJSON skips them as
+ * whitespace), all before any JSON node exists. Brackets that do not match
+ * are left for cJSON to report. */
+static int st_prescan_header(const char *path, const char *hdr, uint64_t len, llamac_error *err) {
+    int depth = 0;
+    bool in_array[ST_MAX_DEPTH + 1] = {false};
+    uint32_t elements[ST_MAX_DEPTH + 1] = {0};
+    uint32_t values = 0;
+    for (uint64_t i = 0; i < len; i++) {
+        char c = hdr[i];
+        if (c == '"') {
+            if (st_scan_string(path, hdr, len, &i, err)) return -1;
+        } else if (c == 0) {
+            return lc_fail(err, "%s: NUL byte in the JSON header at offset %" PRIu64, path, 8 + i);
+        } else if (c == '{' || c == '[') {
+            if (depth == ST_MAX_DEPTH)
+                return lc_fail(err, "%s: the JSON header nests deeper than %d levels at offset %" PRIu64,
+                               path, ST_MAX_DEPTH, 8 + i);
+            depth++;
+            in_array[depth] = c == '[';
+            elements[depth] = 1;
+        } else if (c == '}' || c == ']') {
+            if (depth > 0) depth--;
+        } else if (c == ',' && depth > 0 && in_array[depth] && ++elements[depth] > ST_MAX_ARRAY) {
+            return lc_fail(err, "%s: a JSON array of the header has more than %d elements (offset %" PRIu64 ")",
+                           path, ST_MAX_ARRAY, 8 + i);
+        }
+        if ((c == ',' || c == ':' || c == '[' || c == '{') && ++values > ST_MAX_VALUES)
+            return lc_fail(err, "%s: the JSON header holds more than %u values (offset %" PRIu64 ")", path,
+                           ST_MAX_VALUES, 8 + i);
+    }
+    return 0;
+}
+
 /* Parses the header of the file at index fi and appends its tensors. */
 static int st_parse_file(lc_safetensors *st, int fi, llamac_error *err) {
     const lc_st_file *f = &st->files[fi];
@@ -261,12 +327,13 @@ static int st_parse_file(lc_safetensors *st, int fi, llamac_error *err) {
     if (hlen > f->size - 8)
         return lc_fail(err, "%s: header length %" PRIu64 " at offset 0 runs past the end of the file (%zu bytes)",
                        f->path, hlen, f->size);
-    if (hlen > ST_MAX_HEADER)
+    if (hlen > LC_ST_MAX_HEADER)
         return lc_fail(err, "%s: header length %" PRIu64 " exceeds the %u-byte limit", f->path, hlen,
-                       ST_MAX_HEADER);
+                       LC_ST_MAX_HEADER);
     const char *hdr = (const char *)f->map + 8;
     if (hlen < 2 || hdr[0] != '{')
         return lc_fail(err, "%s: header at offset 8 is not a JSON object", f->path);
+    if (st_prescan_header(f->path, hdr, hlen, err)) return -1;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(hdr, (size_t)hlen, &end, 0);
     if (!root || !cJSON_IsObject(root)) {
@@ -309,6 +376,22 @@ static int st_parse_file(lc_safetensors *st, int fi, llamac_error *err) {
     return rc;
 }
 
+/* Sorts the tensors by name into st->by_name, once all files are read (the
+ * tensor array does not move after that); names must be unique across
+ * shards too. */
+static int st_build_index(lc_safetensors *st, llamac_error *err) {
+    const lc_st_tensor **by = malloc((st->n_tensors + 1) * sizeof *by);
+    if (!by) return lc_fail(err, "out of memory");
+    for (size_t i = 0; i < st->n_tensors; i++) by[i] = &st->tensors[i];
+    qsort(by, st->n_tensors, sizeof *by, cmp_tensor_name);
+    st->by_name = by;
+    for (size_t i = 1; i < st->n_tensors; i++)
+        if (strcmp(by[i - 1]->name, by[i]->name) == 0)
+            return lc_fail(err, "tensor '%s' appears in both %s and %s", by[i]->name,
+                           st->files[by[i - 1]->file_index].path, st->files[by[i]->file_index].path);
+    return 0;
+}
+
 /* Tensor names, dtypes and shard names come from the files and may hold
  * any byte (JSON allows "\n"); a control character would break the
  * one-line message format, so failures leave with them replaced by '?'. */
@@ -335,7 +418,7 @@ int lc_safetensors_open_file(const char *path, lc_safetensors **out, llamac_erro
     *out = NULL;
     lc_safetensors *st = st_new(err);
     if (!st) return -1;
-    if (st_add_file(st, path, err)) {
+    if (st_add_file(st, path, err) || st_build_index(st, err)) {
         lc_safetensors_close(st);
         return st_fail_one_line(err);
     }
@@ -344,8 +427,14 @@ int lc_safetensors_open_file(const char *path, lc_safetensors **out, llamac_erro
 }
 
 const lc_st_tensor *lc_safetensors_find(const lc_safetensors *st, const char *name) {
-    for (size_t i = 0; i < st->n_tensors; i++)
-        if (strcmp(st->tensors[i].name, name) == 0) return &st->tensors[i];
+    size_t lo = 0, hi = st->n_tensors;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(st->by_name[mid]->name, name);
+        if (c == 0) return st->by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
@@ -399,24 +488,9 @@ static int st_check_weight_map(const lc_safetensors *st, const cJSON *map, const
     return 0;
 }
 
-/* Names must be unique across shards too. */
-static int st_check_unique_all(const lc_safetensors *st, llamac_error *err) {
-    const lc_st_tensor **by = malloc((st->n_tensors + 1) * sizeof *by);
-    if (!by) return lc_fail(err, "out of memory");
-    for (size_t i = 0; i < st->n_tensors; i++) by[i] = &st->tensors[i];
-    qsort(by, st->n_tensors, sizeof *by, cmp_tensor_name);
-    int rc = 0;
-    for (size_t i = 1; i < st->n_tensors && rc == 0; i++)
-        if (strcmp(by[i - 1]->name, by[i]->name) == 0)
-            rc = lc_fail(err, "tensor '%s' appears in both %s and %s", by[i]->name,
-                         st->files[by[i - 1]->file_index].path, st->files[by[i]->file_index].path);
-    free(by);
-    return rc;
-}
-
 static int st_open_index(lc_safetensors *st, const char *dir, const char *index_path,
                          llamac_error *err) {
-    char *text = lc_read_file(index_path, 64u << 20, NULL, NULL, err);
+    char *text = lc_read_file(index_path, LC_ST_MAX_HEADER, NULL, NULL, err);
     if (!text) return -1;
     cJSON *root = cJSON_Parse(text);
     free(text);
@@ -433,7 +507,7 @@ static int st_open_index(lc_safetensors *st, const char *dir, const char *index_
         }
         if (st_shard_index(st, dir, e->valuestring, index_path, err) < 0) { rc = -1; break; }
     }
-    if (rc == 0) rc = st_check_unique_all(st, err);
+    if (rc == 0) rc = st_build_index(st, err);
     if (rc == 0) rc = st_check_weight_map(st, map, index_path, err);
     cJSON_Delete(root);
     return rc;
@@ -479,7 +553,7 @@ static int st_open_glob(lc_safetensors *st, const char *dir, llamac_error *err) 
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
-    if (rc == 0) rc = st_check_unique_all(st, err);
+    if (rc == 0) rc = st_build_index(st, err);
     return rc;
 }
 
@@ -492,7 +566,7 @@ int lc_safetensors_open_dir(const char *dir, lc_safetensors **out, llamac_error 
     int rc;
     if (!index || !single) rc = lc_fail(err, "out of memory");
     else if (file_exists(index)) rc = st_open_index(st, dir, index, err);
-    else if (file_exists(single)) rc = st_add_file(st, single, err);
+    else if (file_exists(single)) rc = st_add_file(st, single, err) || st_build_index(st, err) ? -1 : 0;
     else rc = st_open_glob(st, dir, err);
     free(index);
     free(single);

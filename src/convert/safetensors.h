@@ -43,7 +43,18 @@ typedef struct lc_safetensors {
     int n_files;
     lc_st_tensor *tensors;
     size_t n_tensors;
+    /* The tensors sorted by name, built once when the checkpoint is
+     * opened: lookups are a binary search (a crafted checkpoint cannot
+     * make them slower, as it could collide names in a hash table). */
+    const lc_st_tensor **by_name;
 } lc_safetensors;
+
+/* Largest JSON header accepted. The format's own readers allow 100 MB, but
+ * cJSON spends about ten times the text on nodes, and a real header is far
+ * smaller (about 150 bytes per tensor: 16 MiB holds 100k tensors, where a
+ * 405B-parameter checkpoint has a few thousand). The same limit applies to
+ * model.safetensors.index.json. */
+#define LC_ST_MAX_HEADER (16u << 20)
 
 /* Opens the checkpoint in `dir`: model.safetensors.index.json when present
  * (every shard it names, each tensor checked to be in the shard the index

@@ -5,6 +5,7 @@
 #include "convert/spm_model.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 #include "runtime/err.h"
 #include "runtime/file.h"
+#include "tokenizer/vocab.h"
 
 #define SPM_MAX_FILE ((long)1 << 30)
 
@@ -255,6 +257,12 @@ static int to_data(const spm_model *m, const char *path, lc_tokenizer_data *d, l
     if (lc_tokenizer_data_alloc_tokens(d, (int32_t)m->n, 1, err) < 0) return -1;
     for (size_t i = 0; i < m->n; i++) {
         const spm_piece *p = &m->pieces[i];
+        /* What the vocabulary loader refuses, refused here with the piece's
+         * index, so that convert never writes a file that does not load. */
+        if (!isfinite(p->score))
+            return lc_fail(err, "%s: piece %zu has a non-finite score", path, i);
+        if (p->type == LC_TOKEN_BYTE && lc_vocab_byte_token_value((const char *)p->text, p->len) < 0)
+            return lc_fail(err, "%s: piece %zu has type BYTE but its text is not of the form <0xXX>", path, i);
         if (lc_tokenizer_data_set_token(d, (int32_t)i, (const char *)p->text, p->len, err) < 0)
             return -1;
         d->scores[i] = p->score;

@@ -242,11 +242,6 @@ static int parse_kv(cursor *c, uint64_t index, gguf_kv *kv) {
     return skip_values(c, elem, kv->n, field);
 }
 
-static bool str_eq(gguf_str s, const char *text) {
-    size_t n = strlen(text);
-    return s.len == n && memcmp(s.ptr, text, n) == 0;
-}
-
 static int cmp_kv_key(const void *a, const void *b) {
     const gguf_kv *x = *(const gguf_kv *const *)a;
     const gguf_kv *y = *(const gguf_kv *const *)b;
@@ -257,24 +252,23 @@ static int cmp_kv_key(const void *a, const void *b) {
 }
 
 /* Sorting pointers keeps the check O(n log n): a file may hold up to
- * size/13 records and a quadratic scan would let a small file stall. */
-static int check_duplicate_keys(const gguf_file *f, llamac_error *err) {
-    if (f->n_kv < 2) return 0;
-    const gguf_kv **order = malloc((size_t)f->n_kv * sizeof *order);
+ * size/13 records and a quadratic scan would let a small file stall. The
+ * order is kept as the index gguf_find searches. */
+static int index_keys(gguf_file *f, llamac_error *err) {
+    const gguf_kv **order = malloc(((size_t)f->n_kv + 1) * sizeof *order);
     if (!order) return lc_fail(err, "%s: out of memory checking %" PRIu64 " keys", f->path, f->n_kv);
     for (uint64_t i = 0; i < f->n_kv; i++) order[i] = &f->kv[i];
     qsort(order, (size_t)f->n_kv, sizeof *order, cmp_kv_key);
-    int rc = 0;
-    for (uint64_t i = 1; i < f->n_kv && rc == 0; i++) {
+    f->kv_by_key = order;
+    for (uint64_t i = 1; i < f->n_kv; i++) {
         if (cmp_kv_key(&order[i - 1], &order[i]) != 0) continue;
         const gguf_kv *later = order[i]->offset > order[i - 1]->offset ? order[i] : order[i - 1];
         char field[FIELD_MAX];
         printable(field, sizeof field, later->key.ptr, later->key.len);
-        rc = lc_fail(err, "%s: duplicate key (field '%s', offset %" PRIu64 ")", f->path, field,
-                     later->offset);
+        return lc_fail(err, "%s: duplicate key (field '%s', offset %" PRIu64 ")", f->path, field,
+                       later->offset);
     }
-    free(order);
-    return rc;
+    return 0;
 }
 
 /* general.alignment, when present, must be a u32 power of two. */
@@ -396,24 +390,24 @@ static int cmp_tensor_name(const void *a, const void *b) {
     return strcmp(x->name, y->name);
 }
 
-static int check_duplicate_tensors(const gguf_file *f, llamac_error *err) {
-    if (f->n_tensors < 2) return 0;
-    const gguf_tensor **order = malloc((size_t)f->n_tensors * sizeof *order);
+/* Sorted like the keys, for the same two reasons: duplicates, and the
+ * index gguf_find_tensor searches. */
+static int index_tensors(gguf_file *f, llamac_error *err) {
+    const gguf_tensor **order = malloc(((size_t)f->n_tensors + 1) * sizeof *order);
     if (!order)
         return lc_fail(err, "%s: out of memory checking %" PRIu64 " tensor names", f->path, f->n_tensors);
     for (uint64_t i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
     qsort(order, (size_t)f->n_tensors, sizeof *order, cmp_tensor_name);
-    int rc = 0;
-    for (uint64_t i = 1; i < f->n_tensors && rc == 0; i++) {
+    f->tensor_by_name = order;
+    for (uint64_t i = 1; i < f->n_tensors; i++) {
         if (strcmp(order[i - 1]->name, order[i]->name) != 0) continue;
         const gguf_tensor *later = order[i] > order[i - 1] ? order[i] : order[i - 1];
         char field[FIELD_MAX];
         printable(field, sizeof field, later->name, strlen(later->name));
-        rc = lc_fail(err, "%s: duplicate tensor name (field '%s', offset %" PRIu64 ")", f->path,
-                     field, f->data_offset + later->offset);
+        return lc_fail(err, "%s: duplicate tensor name (field '%s', offset %" PRIu64 ")", f->path,
+                       field, f->data_offset + later->offset);
     }
-    free(order);
-    return rc;
+    return 0;
 }
 
 /* Every tensor's bytes must lie inside the file; the sums are arranged so
@@ -488,7 +482,7 @@ static int parse_metadata(cursor *c, gguf_file *f) {
         f->kv = grown;
         if (parse_kv(c, i, &f->kv[i])) return -1;
     }
-    if (check_duplicate_keys(f, c->err)) return -1;
+    if (index_keys(f, c->err)) return -1;
     return read_alignment(f, c->err);
 }
 
@@ -511,7 +505,7 @@ static int parse_tensor_infos(cursor *c, gguf_file *f) {
      * right after its metadata, without the padding (as llama.cpp allows). */
     uint64_t end = c->pos;
     f->data_offset = f->n_tensors ? (end + f->alignment - 1) / f->alignment * f->alignment : end;
-    if (check_duplicate_tensors(f, c->err)) return -1;
+    if (index_tensors(f, c->err)) return -1;
     return place_tensors(f, c->err);
 }
 
@@ -586,6 +580,8 @@ int gguf_open(const char *path, gguf_file **out, llamac_error *err) {
 void gguf_close(gguf_file *f) {
     if (!f) return;
     if (f->owns_map && f->base) munmap((void *)f->base, f->size);
+    free(f->kv_by_key);
+    free(f->tensor_by_name);
     free(f->kv);
     free(f->tensors);
     free(f->path);
@@ -594,15 +590,37 @@ void gguf_close(gguf_file *f) {
 
 /* ---------------------------------------------------------------- lookups */
 
+/* Same order as cmp_kv_key. */
+static int cmp_key_text(gguf_str key, const char *text, size_t n) {
+    size_t common = key.len < n ? (size_t)key.len : n;
+    int r = common ? memcmp(key.ptr, text, common) : 0;
+    if (r) return r;
+    return (key.len > n) - (key.len < n);
+}
+
 const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
-    for (uint64_t i = 0; i < f->n_kv; i++)
-        if (str_eq(f->kv[i].key, key)) return &f->kv[i];
+    if (!f->kv_by_key) return NULL; /* only while the keys are being read */
+    size_t n = strlen(key), lo = 0, hi = (size_t)f->n_kv;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_key_text(f->kv_by_key[mid]->key, key, n);
+        if (c == 0) return f->kv_by_key[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 
 const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
-    for (uint64_t i = 0; i < f->n_tensors; i++)
-        if (strcmp(f->tensors[i].name, name) == 0) return &f->tensors[i];
+    if (!f->tensor_by_name) return NULL;
+    size_t lo = 0, hi = (size_t)f->n_tensors;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(f->tensor_by_name[mid]->name, name);
+        if (c == 0) return f->tensor_by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return NULL;
 }
 

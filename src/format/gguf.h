@@ -68,6 +68,11 @@ typedef struct gguf_file {
     uint64_t n_tensors;
     gguf_tensor *tensors;
     uint64_t data_offset;     /* absolute offset of the tensor data blob */
+    /* Sorted once at open (the duplicate checks need the order anyway):
+     * lookups by name are binary searches, so a file with many records
+     * cannot make each of the loader's lookups scan them all. */
+    const gguf_kv **kv_by_key;
+    const gguf_tensor **tensor_by_name;
 } gguf_file;
 
 /* Opens and validates a file (mmap, read-only). Every count, length, offset
@@ -136,7 +141,8 @@ int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v);
 /* Adds a tensor info; its offset follows the previous tensor's, padded. */
 int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                            const int64_t *ne, llamac_error *err);
-/* Total bytes the file will have (header + padded data). */
+/* Total bytes the file will have (header + padded data); UINT64_MAX when
+ * that would be 2^62 or more (begin then refuses the file). */
 uint64_t gguf_writer_total_size(const gguf_writer *w);
 
 int gguf_writer_begin(gguf_writer *w, const char *path, llamac_error *err);

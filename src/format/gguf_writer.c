@@ -77,6 +77,11 @@ static const uint8_t zeros[4096];
 
 static uint64_t pad_to(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
+/* Every tensor and the whole file stay below 2^62 bytes (no disk holds
+ * that much), so that padding a size to an alignment (< 2^32) and adding a
+ * padded size to a running total below 2^62 can never wrap. */
+#define W_MAX_BYTES ((uint64_t)1 << 62)
+
 static void put_le32(uint8_t *p, uint32_t v) {
     for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
@@ -188,6 +193,7 @@ int gguf_writer_add_bool(gguf_writer *w, const char *key, bool v) {
 }
 
 int gguf_writer_add_str(gguf_writer *w, const char *key, const char *s, size_t len) {
+    if (len > SIZE_MAX - 8) return note_add_error(w, "string for key '%.200s' is too large", key);
     uint8_t *p = malloc(8 + len);
     if (p) {
         put_le64(p, len);
@@ -208,7 +214,10 @@ static uint8_t *array_bytes(uint32_t elem_type, uint64_t n, size_t body) {
 
 int gguf_writer_add_arr_str(gguf_writer *w, const char *key, const gguf_str *items, uint64_t n) {
     size_t body = 0;
-    for (uint64_t i = 0; i < n; i++) body += 8 + (size_t)items[i].len;
+    for (uint64_t i = 0; i < n; i++)
+        if (items[i].len > SIZE_MAX - 8 || __builtin_add_overflow(body, 8 + (size_t)items[i].len, &body) ||
+            body > SIZE_MAX - 12)
+            return note_add_error(w, "string array for key '%.200s' is too large", key);
     uint8_t *p = array_bytes(GGUF_VT_STRING, n, body);
     if (p) {
         uint8_t *q = p + 12;
@@ -317,7 +326,10 @@ static int tensor_nbytes(const char *name, const lc_type_traits *tt, const int64
         overflow = overflow || __builtin_mul_overflow(count, ne[d], &count);
         if (d > 0) overflow = overflow || __builtin_mul_overflow(nbytes, (uint64_t)ne[d], &nbytes);
     }
-    if (overflow) return lc_fail(err, "gguf writer: tensor '%s': size overflows", name);
+    if (overflow || nbytes >= W_MAX_BYTES)
+        return lc_fail(err, "gguf writer: tensor '%s': size overflows (shape %" PRId64 " x %" PRId64 " x %" PRId64
+                            " x %" PRId64 " of %s)",
+                       name, ne[0], ne[1], ne[2], ne[3], tt->name);
     *out = nbytes;
     return 0;
 }
@@ -378,18 +390,32 @@ static uint32_t current_alignment(const gguf_writer *w) {
     return GGUF_DEFAULT_ALIGNMENT;
 }
 
-static uint64_t header_size(const gguf_writer *w) {
-    uint64_t n = 4 + 4 + 8 + 8;
-    for (size_t i = 0; i < w->n_kv; i++) n += 8 + w->kv[i].key_len + 4 + w->kv[i].val_len;
-    for (size_t i = 0; i < w->n_tensors; i++)
-        n += 8 + w->tensors[i].name_len + 4 + 8ull * w->tensors[i].n_dims + 4 + 8;
-    return n;
+/* Adds x to *n unless that would reach W_MAX_BYTES; false when it would. */
+static bool add_size(uint64_t *n, uint64_t x) {
+    if (x >= W_MAX_BYTES || *n >= W_MAX_BYTES - x) return false;
+    *n += x;
+    return true;
 }
 
+/* Header bytes (records are in memory, so each size is below SIZE_MAX). */
+static bool header_size(const gguf_writer *w, uint64_t *out) {
+    uint64_t n = 4 + 4 + 8 + 8;
+    bool ok = true;
+    for (size_t i = 0; i < w->n_kv; i++)
+        ok = ok && add_size(&n, 8 + 4 + (uint64_t)w->kv[i].key_len) && add_size(&n, w->kv[i].val_len);
+    for (size_t i = 0; i < w->n_tensors; i++)
+        ok = ok && add_size(&n, 8 + w->tensors[i].name_len + 4 + 8ull * w->tensors[i].n_dims + 4 + 8);
+    *out = n;
+    return ok;
+}
+
+/* UINT64_MAX when the file would reach W_MAX_BYTES (begin refuses it). */
 uint64_t gguf_writer_total_size(const gguf_writer *w) {
     uint32_t a = current_alignment(w);
-    uint64_t n = pad_to(header_size(w), a);
-    for (size_t i = 0; i < w->n_tensors; i++) n += pad_to(w->tensors[i].nbytes, a);
+    uint64_t header, n = 0;
+    if (!header_size(w, &header) || !add_size(&n, pad_to(header, a))) return UINT64_MAX;
+    for (size_t i = 0; i < w->n_tensors; i++)
+        if (!add_size(&n, pad_to(w->tensors[i].nbytes, a))) return UINT64_MAX;
     return n;
 }
 
@@ -563,6 +589,8 @@ int gguf_writer_begin(gguf_writer *w, const char *path, llamac_error *err) {
     w->total = gguf_writer_total_size(w);
     if (*base == 0) {
         lc_fail(err, "%s: not a file name", path);
+    } else if (w->total == UINT64_MAX) {
+        lc_fail(err, "%s: the tensors would make a file of 2^62 bytes or more", path);
     } else if (check_free_space(path, dir, w->total, err) == 0) {
         w->path = strdup(path);
         w->buf = malloc(WRITE_BUFFER_BYTES);

@@ -15,19 +15,12 @@
 #include "kernels/attention.h"
 #include "kernels/dispatch.h"
 #include "model/context.h"
+#include "model/limits.h"
 #include "quant/repack.h"
 #include "quant/types.h"
 #include "runtime/err.h"
 #include "tokenizer/vocab.h"
 
-/* Limits far above any real Llama, low enough that sizes computed from them
- * cannot overflow 64-bit arithmetic. */
-#define LC_MAX_EMBD (1 << 16)
-#define LC_MAX_LAYERS 1024
-#define LC_MAX_HEADS 1024
-#define LC_MAX_HEAD_DIM LC_ATTN_HEAD_DIM_MAX /* what the attention kernel handles */
-#define LC_MAX_FF (1 << 20)
-#define LC_MAX_VOCAB (1 << 22)
 
 llamac_model_params llamac_model_default_params(void) {
     llamac_model_params p = {0};

@@ -325,11 +325,20 @@ static int32_t gather_top_p(llamac_sampler *s, const float *l, float max, float 
     return n;
 }
 
+int32_t llamac_logits_check(const float *logits, int32_t n_vocab) {
+    for (int32_t i = 0; i < n_vocab; i++)
+        if (isnan(logits[i]) || logits[i] == INFINITY) return i;
+    return -1;
+}
+
 llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits) {
     const llamac_sampler_params *p = &s->params;
     const float *l = penalty_active(s) ? apply_repeat_penalty(s, logits) : logits;
     int32_t best = argmax_logit(l, s->n_vocab);
     float max = l[best];
+    /* Every logit NaN (argmax fell back to 0), or a +inf one: no
+     * distribution to draw from, and the top-k heap below would be empty. */
+    if (isnan(max) || max == INFINITY) return -1;
     if (p->temperature <= 0.0f || max == -INFINITY) return best;
 
     /* top-p and min-p both keep a best-first prefix that includes the top

@@ -8,11 +8,19 @@
 
 int64_t llamac_tokenize(const llamac_model *model, const char *text, size_t len,
                         llamac_token *out, int64_t n_max, int flags, llamac_error *err) {
+    return llamac_tokenize_plain_ranges(model, text, len, NULL, 0, out, n_max, flags, err);
+}
+
+int64_t llamac_tokenize_plain_ranges(const llamac_model *model, const char *text, size_t len,
+                                     const size_t *plain, size_t n_plain, llamac_token *out,
+                                     int64_t n_max, int flags, llamac_error *err) {
     if (!model) return lc_fail(err, "llamac_tokenize: no model");
     if (n_max > 0 && !out) return lc_fail(err, "llamac_tokenize: NULL output with n_max %lld",
                                           (long long)n_max);
+    if (n_plain > 0 && !plain) return lc_fail(err, "llamac_tokenize: NULL plain ranges");
+    lc_plain_ranges ranges = {plain, n_plain};
     lc_tokens toks = {NULL, 0, 0};
-    if (lc_vocab_encode(lc_model_vocab(model), text, len, flags, &toks, err) < 0) {
+    if (lc_vocab_encode_ranges(lc_model_vocab(model), text, len, flags, &ranges, &toks, err) < 0) {
         lc_tokens_free(&toks);
         return -1;
     }

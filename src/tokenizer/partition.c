@@ -2,7 +2,8 @@
  * every occurrence of a special token's text is cut out as that token.
  * Candidates are tried longest text first; each one splits every raw
  * fragment left so far at all its non-overlapping occurrences (leftmost
- * first). Without parse_special only user-defined tokens are candidates. */
+ * first). Without parse_special only user-defined tokens are candidates,
+ * and the same holds inside plain ranges (chat message contents). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,21 +39,38 @@ static bool is_candidate(const lc_vocab *v, int32_t id, bool parse_special) {
     return parse_special && (type == LC_TOKEN_CONTROL || type == LC_TOKEN_UNKNOWN);
 }
 
+/* Whether [at, at + n) overlaps one of the plain ranges (sorted pairs of
+ * begin, end offsets), where only user-defined tokens are cut. */
+static bool in_plain_range(const lc_plain_ranges *plain, size_t at, size_t n) {
+    size_t lo = 0, hi = plain ? plain->n : 0;
+    while (lo < hi) { /* the first range that ends after `at` */
+        size_t mid = lo + (hi - lo) / 2;
+        if (plain->bounds[2 * mid + 1] <= at) lo = mid + 1;
+        else hi = mid;
+    }
+    return plain && lo < plain->n && plain->bounds[2 * lo] < at + n;
+}
+
 /* Cuts fragment `index` (raw text) at every occurrence of token `id`.
  * The fragment keeps the text before the first occurrence; new fragments
  * are linked in after it. */
 static int split_fragment(const lc_vocab *v, const char *text, lc_fragments *f, int32_t index,
-                          int32_t id) {
+                          int32_t id, const lc_plain_ranges *plain) {
     const char *needle = v->text[id];
     size_t nlen = v->text_len[id];
     size_t start = f->items[index].start, end = start + f->items[index].len;
     int32_t tail = index; /* the fragment after which the next piece goes */
-    size_t pos = start;
+    size_t pos = start, from = start;
     bool cut = false;
-    while (end - pos >= nlen) {
-        const char *hit = memmem(text + pos, end - pos, needle, nlen);
+    bool user_defined = v->types[id] == LC_TOKEN_USER_DEFINED;
+    while (end - from >= nlen) {
+        const char *hit = memmem(text + from, end - from, needle, nlen);
         if (!hit) break;
         size_t at = (size_t)(hit - text);
+        if (!user_defined && in_plain_range(plain, at, nlen)) {
+            from = at + 1; /* plain text here: look further on */
+            continue;
+        }
         if (!cut) {
             f->items[index].len = at - start; /* may become 0: dropped when walking */
             cut = true;
@@ -66,7 +84,7 @@ static int split_fragment(const lc_vocab *v, const char *text, lc_fragments *f, 
         if (tok < 0) return -1;
         f->items[tail].next = tok;
         tail = tok;
-        pos = at + nlen;
+        pos = from = at + nlen;
     }
     if (cut && pos < end) {
         int32_t raw = add_fragment(f, pos, end - pos, -1, f->items[tail].next);
@@ -77,7 +95,7 @@ static int split_fragment(const lc_vocab *v, const char *text, lc_fragments *f, 
 }
 
 int lc_partition_special(const lc_vocab *v, const char *text, size_t len, bool parse_special,
-                         lc_fragments *out) {
+                         const lc_plain_ranges *plain, lc_fragments *out) {
     out->n = 0;
     out->head = -1;
     if (len == 0) return 0;
@@ -90,7 +108,7 @@ int lc_partition_special(const lc_vocab *v, const char *text, size_t len, bool p
             lc_fragment *fr = &out->items[i];
             if (fr->token >= 0 || fr->len < v->text_len[id]) continue;
             int32_t next = fr->next;
-            if (split_fragment(v, text, out, i, id) < 0) return -1;
+            if (split_fragment(v, text, out, i, id, plain) < 0) return -1;
             /* Skip the pieces just added: they are either this token or text
              * that has already been searched for it. */
             while (out->items[i].next != next) i = out->items[i].next;

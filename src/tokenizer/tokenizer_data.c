@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,13 +243,37 @@ static int read_gguf_merges(const gguf_file *f, lc_tokenizer_data *d, llamac_err
     return rc;
 }
 
+/* A special token id must name a token: llama.cpp ignores one outside the
+ * vocabulary, but such a file is broken (its BOS or EOS would silently be
+ * missing), so it is refused with the key and the value. The one exception
+ * is 0xFFFFFFFF, -1 written as a u32, which converters use for "none"
+ * (stories260K's padding id). dst may be NULL for ids llamac only checks. */
 static int read_gguf_id(const gguf_file *f, const char *key, int32_t n_tokens, int32_t *dst,
                         llamac_error *err) {
     uint32_t v;
     int r = gguf_get_u32(f, key, &v, err);
     if (r < 0) return -1;
-    /* Out-of-range ids mean "none" (llama.cpp ignores them too). */
-    if (r == 1 && v < (uint32_t)n_tokens) *dst = (int32_t)v;
+    if (r == 0 || v == UINT32_MAX) return 0;
+    if (v >= (uint32_t)n_tokens)
+        return lc_fail(err, "%s: %s = %" PRIu32 " is outside the vocabulary of %" PRId32 " tokens", f->path,
+                       key, v, n_tokens);
+    if (dst) *dst = (int32_t)v;
+    return 0;
+}
+
+/* Special ids llamac does not use (infill, classifier tokens), checked all
+ * the same: a file that names a token it does not have is corrupt. */
+static int check_gguf_other_ids(const gguf_file *f, int32_t n_tokens, llamac_error *err) {
+    static const char *const keys[] = {
+        "tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id",
+        "tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.fim_pad_token_id",
+        "tokenizer.ggml.fim_rep_token_id", "tokenizer.ggml.fim_sep_token_id",
+        "tokenizer.ggml.prefix_token_id",  "tokenizer.ggml.suffix_token_id",
+        "tokenizer.ggml.middle_token_id",  "tokenizer.ggml.cls_token_id",
+        "tokenizer.ggml.seperator_token_id", "tokenizer.ggml.mask_token_id",
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (read_gguf_id(f, keys[i], n_tokens, NULL, err) < 0) return -1;
     return 0;
 }
 
@@ -276,6 +301,7 @@ static int read_gguf_specials(const gguf_file *f, lc_tokenizer_data *d, llamac_e
         int32_t *dst = (int32_t *)(void *)((char *)d + ids[i].offset);
         if (read_gguf_id(f, ids[i].key, d->n_tokens, dst, err) < 0) return -1;
     }
+    if (check_gguf_other_ids(f, d->n_tokens, err) < 0) return -1;
     if (read_gguf_flag(f, "tokenizer.ggml.add_bos_token", &d->add_bos, err) < 0) return -1;
     if (read_gguf_flag(f, "tokenizer.ggml.add_eos_token", &d->add_eos, err) < 0) return -1;
     if (read_gguf_flag(f, "tokenizer.ggml.add_space_prefix", &d->add_space_prefix, err) < 0)

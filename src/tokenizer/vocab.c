@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "runtime/err.h"
 #include "tokenizer/vocab_internal.h"
@@ -31,50 +33,93 @@ void lc_tokens_free(lc_tokens *t) {
 
 /* ------------------------------------------------------------- text table */
 
-static uint64_t hash_text(const char *s, size_t n) {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ (uint64_t)n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
+/* SipHash-1-3 (Aumasson and Bernstein): a keyed hash with full mixing, so
+ * that without the key nobody can compute texts that share a slot. Token
+ * texts come from model files, which are untrusted: an unkeyed hash let a
+ * crafted vocabulary put every token in one slot and make loading and
+ * tokenizing quadratic. */
+static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+#define SIP_ROUND(v0, v1, v2, v3)                                                               \
+    do {                                                                                         \
+        v0 += v1; v1 = rotl64(v1, 13); v1 ^= v0; v0 = rotl64(v0, 32);                           \
+        v2 += v3; v3 = rotl64(v3, 16); v3 ^= v2;                                                 \
+        v0 += v3; v3 = rotl64(v3, 21); v3 ^= v0;                                                 \
+        v2 += v1; v1 = rotl64(v1, 17); v1 ^= v2; v2 = rotl64(v2, 32);                           \
+    } while (0)
+
+static uint64_t hash_text(const uint64_t key[2], const char *s, size_t n) {
+    uint64_t v0 = key[0] ^ 0x736f6d6570736575ull, v1 = key[1] ^ 0x646f72616e646f6dull;
+    uint64_t v2 = key[0] ^ 0x6c7967656e657261ull, v3 = key[1] ^ 0x7465646279746573ull;
+    uint64_t last = (uint64_t)n << 56;
+    for (; n >= 8; s += 8, n -= 8) {
+        uint64_t m;
+        memcpy(&m, s, 8); /* host byte order: other values on a big-endian host, same lookups */
+        v3 ^= m;
+        SIP_ROUND(v0, v1, v2, v3);
+        v0 ^= m;
     }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
-    return h ^ (h >> 29);
+    for (size_t i = 0; i < n; i++) last |= (uint64_t)(unsigned char)s[i] << (8 * i);
+    v3 ^= last;
+    SIP_ROUND(v0, v1, v2, v3);
+    v0 ^= last;
+    v2 ^= 0xff;
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    SIP_ROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+/* A fresh key for each vocabulary from the kernel's random source; if that
+ * is unavailable, the clock and an address mixed through splitmix64 (still
+ * unknown to whoever wrote the model file). */
+static void table_seed(lc_text_table *t) {
+    if (getrandom(t->seed, sizeof t->seed, GRND_NONBLOCK) == (ssize_t)sizeof t->seed) return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uint64_t)(uintptr_t)t;
+    for (int i = 0; i < 2; i++) {
+        uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        t->seed[i] = z ^ (z >> 31);
+    }
 }
 
 static bool text_equals(const lc_vocab *v, int32_t id, const char *s, size_t len) {
     return v->text_len[id] == len && memcmp(v->text[id], s, len) == 0;
 }
 
+/* Keeps t->seed: a grown table rehashes with the same key. */
 static int table_alloc(lc_text_table *t, uint32_t size) {
     t->slots = malloc((size_t)size * sizeof *t->slots);
     if (!t->slots) return -1;
-    for (uint32_t i = 0; i < size; i++) t->slots[i] = -1;
+    for (uint32_t i = 0; i < size; i++) t->slots[i] = (lc_text_slot){-1, 0};
     t->mask = size - 1;
     t->count = 0;
     return 0;
 }
 
-/* Returns the slot holding this text, or the empty slot where it belongs. */
-static uint32_t table_slot(const lc_vocab *v, const char *s, size_t len) {
+/* Returns the slot holding this text, or the empty slot where it belongs;
+ * *probes (when not NULL) counts the slots visited. */
+static uint32_t table_slot(const lc_vocab *v, const char *s, size_t len, uint32_t *tag, uint64_t *probes) {
     const lc_text_table *t = &v->lookup;
-    for (uint32_t i = (uint32_t)hash_text(s, len) & t->mask;; i = (i + 1) & t->mask) {
-        int32_t id = t->slots[i];
-        if (id < 0 || text_equals(v, id, s, len)) return i;
+    uint64_t h = hash_text(t->seed, s, len);
+    *tag = (uint32_t)(h >> 32);
+    for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+        if (probes) ++*probes;
+        const lc_text_slot *slot = &t->slots[i];
+        if (slot->id < 0 || (slot->tag == *tag && text_equals(v, slot->id, s, len))) return i;
     }
 }
 
 /* Inserts symbol id; an existing symbol with the same text is replaced
  * (llama.cpp keeps the last token of duplicate texts). */
 static void table_put(lc_vocab *v, int32_t id) {
-    uint32_t i = table_slot(v, v->text[id], v->text_len[id]);
-    if (v->lookup.slots[i] < 0) v->lookup.count++;
-    v->lookup.slots[i] = id;
+    uint32_t tag;
+    uint32_t i = table_slot(v, v->text[id], v->text_len[id], &tag, NULL);
+    if (v->lookup.slots[i].id < 0) v->lookup.count++;
+    v->lookup.slots[i] = (lc_text_slot){id, tag};
 }
 
 static int table_grow(lc_vocab *v) {
@@ -84,14 +129,22 @@ static int table_grow(lc_vocab *v) {
         return -1;
     }
     for (uint32_t i = 0; i <= old.mask; i++) {
-        if (old.slots[i] >= 0) table_put(v, old.slots[i]);
+        if (old.slots[i].id >= 0) table_put(v, old.slots[i].id);
     }
     free(old.slots);
     return 0;
 }
 
+uint64_t lc_vocab_lookup_probes(const lc_vocab *v) {
+    uint64_t probes = 0;
+    uint32_t tag;
+    for (int32_t id = 0; id < v->n_symbols; id++) table_slot(v, v->text[id], v->text_len[id], &tag, &probes);
+    return probes;
+}
+
 int32_t lc_vocab_lookup(const lc_vocab *v, const char *s, size_t len) {
-    return v->lookup.slots[table_slot(v, s, len)];
+    uint32_t tag;
+    return v->lookup.slots[table_slot(v, s, len, &tag, NULL)].id;
 }
 
 int32_t lc_vocab_add_symbol(lc_vocab *v, const char *s, size_t len) {
@@ -166,6 +219,7 @@ static int copy_tokens(lc_vocab *v, const lc_tokenizer_data *d, llamac_error *er
     v->scores = calloc(n, sizeof *v->scores);
     v->types = malloc(n);
     v->eog = calloc(n, 1);
+    table_seed(&v->lookup);
     uint32_t size = 16;
     while (size < 2 * n) size *= 2;
     if (!v->text || !v->text_len || !v->text_blob || !v->scores || !v->types || !v->eog ||
@@ -272,8 +326,7 @@ static int hex_digit(char c) {
     return -1;
 }
 
-/* "<0xXX>" -> XX, or -1. */
-static int parse_byte_token(const char *t, size_t len) {
+int lc_vocab_byte_token_value(const char *t, size_t len) {
     if (len != 6 || memcmp(t, "<0x", 3) != 0 || t[5] != '>') return -1;
     int hi = hex_digit(t[3]), lo = hex_digit(t[4]);
     return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
@@ -281,7 +334,7 @@ static int parse_byte_token(const char *t, size_t len) {
 
 static int spm_byte_tokens(lc_vocab *v, llamac_error *err) {
     for (int32_t i = 0; i < v->n_tokens; i++) {
-        if (v->types[i] == LC_TOKEN_BYTE && parse_byte_token(v->text[i], v->text_len[i]) < 0)
+        if (v->types[i] == LC_TOKEN_BYTE && lc_vocab_byte_token_value(v->text[i], v->text_len[i]) < 0)
             return lc_fail(err, "tokenizer.ggml.tokens: token %d has type BYTE but its text is "
                                 "not of the form <0xXX>", (int)i);
     }
@@ -328,7 +381,7 @@ static size_t render_piece(const lc_vocab *v, int32_t id, char *out) {
         return lc_bpe_decode_text(v, t, len, out);
     case LC_TOKEN_BYTE:
         if (v->kind != LC_VOCAB_SPM) return 0; /* llama.cpp renders nothing for these */
-        out[0] = (char)parse_byte_token(t, len);
+        out[0] = (char)lc_vocab_byte_token_value(t, len);
         return 1;
     default: /* control, unknown (raw only when asked), unused, undefined */
         return 0;
@@ -482,7 +535,16 @@ static int encode_fragments(const lc_vocab *v, const char *text, const lc_fragme
 
 int lc_vocab_encode(const lc_vocab *v, const char *text, size_t len, int flags, lc_tokens *out,
                     llamac_error *err) {
+    return lc_vocab_encode_ranges(v, text, len, flags, NULL, out, err);
+}
+
+int lc_vocab_encode_ranges(const lc_vocab *v, const char *text, size_t len, int flags,
+                           const lc_plain_ranges *plain, lc_tokens *out, llamac_error *err) {
     out->n = 0;
+    for (size_t k = 0; plain && k < plain->n; k++)
+        if (plain->bounds[2 * k] > plain->bounds[2 * k + 1] || plain->bounds[2 * k + 1] > len ||
+            (k > 0 && plain->bounds[2 * k] < plain->bounds[2 * k - 1]))
+            return lc_fail(err, "tokenizer: plain range %zu is out of order or past the text", k);
     if (len > LC_VOCAB_MAX_TEXT)
         return lc_fail(err, "tokenizer: text of %zu bytes is too long (at most %zu)", len,
                        LC_VOCAB_MAX_TEXT);
@@ -496,7 +558,7 @@ int lc_vocab_encode(const lc_vocab *v, const char *text, size_t len, int flags, 
     lc_merge_session s;
     lc_merge_session_init(&s, v);
     lc_bpe_state *st = NULL;
-    int rc = lc_partition_special(v, text, len, parse_special, &frags);
+    int rc = lc_partition_special(v, text, len, parse_special, plain, &frags);
     if (rc < 0) rc = lc_fail(err, "tokenizer: out of memory");
     if (rc == 0 && v->kind == LC_VOCAB_BPE) rc = lc_bpe_state_create(v, &st, err);
     if (rc == 0) rc = encode_fragments(v, text, &frags, &s, st, out, err);
@@ -556,4 +618,14 @@ const char *lc_vocab_token_piece(const lc_vocab *v, int32_t id, bool special, si
 int32_t lc_vocab_find(const lc_vocab *v, const char *text, size_t len) {
     int32_t id = lc_vocab_lookup(v, text, len);
     return id < v->n_tokens ? id : -1;
+}
+
+int lc_tokenizer_data_check(const lc_tokenizer_data *d, const char *source, llamac_error *err) {
+    lc_vocab *v = NULL;
+    llamac_error why = {{0}};
+    if (lc_vocab_create(d, &v, &why) == 0) {
+        lc_vocab_free(v);
+        return 0;
+    }
+    return lc_fail(err, "%s: the vocabulary would not load: %s", source, why.msg);
 }

@@ -29,6 +29,12 @@ enum lc_vocab_kind {
  * tables. Every problem is an error naming the token or field; the data is
  * not referenced afterwards. */
 int lc_vocab_create(const lc_tokenizer_data *d, lc_vocab **out, llamac_error *err);
+/* Fails, with the message lc_vocab_create would give prefixed by `source`,
+ * when the loader would refuse this vocabulary: converters call it before
+ * writing, so they never write a vocabulary that does not load. */
+int lc_tokenizer_data_check(const lc_tokenizer_data *d, const char *source, llamac_error *err);
+/* The byte of a BYTE token's text "<0xXX>", or -1 when it is not of that form. */
+int lc_vocab_byte_token_value(const char *text, size_t len);
 /* lc_tokenizer_data_from_gguf + lc_vocab_create; messages name the file. */
 int lc_vocab_load_gguf(const gguf_file *f, lc_vocab **out, llamac_error *err);
 void lc_vocab_free(lc_vocab *v);
@@ -49,6 +55,17 @@ void lc_tokens_free(lc_tokens *t);
  * texts of control tokens in the input become those tokens (user-defined
  * tokens are always matched). Fails only on out-of-memory, text over 1 GiB,
  * or a text byte the SPM vocabulary has no byte token for. */
+/* Byte ranges of a text where special-token texts stay plain text even with
+ * LLAMAC_TOKENIZE_PARSE_SPECIAL: bounds[2k] .. bounds[2k+1], sorted and
+ * not overlapping. */
+typedef struct lc_plain_ranges {
+    const size_t *bounds;
+    size_t n;
+} lc_plain_ranges;
+
+/* lc_vocab_encode with plain ranges (NULL: none). */
+int lc_vocab_encode_ranges(const lc_vocab *v, const char *text, size_t len, int flags,
+                           const lc_plain_ranges *plain, lc_tokens *out, llamac_error *err);
 int lc_vocab_encode(const lc_vocab *v, const char *text, size_t len, int flags, lc_tokens *out,
                     llamac_error *err);
 

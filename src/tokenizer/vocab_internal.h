@@ -14,11 +14,20 @@
  * even after SPM's ' ' -> "▁" expansion (x3). */
 #define LC_VOCAB_MAX_TEXT ((size_t)1 << 30)
 
-/* Open-addressing hash table: symbol text -> symbol id. */
+/* Open-addressing hash table: symbol text -> symbol id. The hash is keyed
+ * with a random seed per vocabulary, so texts cannot be crafted to collide
+ * (vocab.c); each slot keeps the upper half of its text's hash, so that a
+ * probe only compares texts when the halves match. */
+typedef struct lc_text_slot {
+    int32_t id;   /* -1 = empty */
+    uint32_t tag; /* hash >> 32 */
+} lc_text_slot;
+
 typedef struct lc_text_table {
-    int32_t *slots; /* -1 = empty */
+    lc_text_slot *slots;
     uint32_t mask;
     uint32_t count;
+    uint64_t seed[2];
 } lc_text_table;
 
 /* BPE merge table: (left symbol, right symbol) -> (rank, merged symbol). */
@@ -83,6 +92,9 @@ struct lc_vocab {
 
 /* ---- text table (vocab.c) */
 int32_t lc_vocab_lookup(const lc_vocab *v, const char *s, size_t len);
+/* Slots visited to look up every symbol once: n_symbols with no collision.
+ * Tests hold the table to a bound with it (a count, not a time). */
+uint64_t lc_vocab_lookup_probes(const lc_vocab *v);
 /* Adds a symbol that is not a token (BPE merge halves). Returns its id or -1. */
 int32_t lc_vocab_add_symbol(lc_vocab *v, const char *s, size_t len);
 
@@ -133,7 +145,7 @@ typedef struct lc_fragments {
 } lc_fragments;
 
 int lc_partition_special(const lc_vocab *v, const char *text, size_t len, bool parse_special,
-                         lc_fragments *out);
+                         const lc_plain_ranges *plain, lc_fragments *out);
 void lc_fragments_free(lc_fragments *f);
 
 /* ---- algorithms (spm.c, bpe.c) */

@@ -11,6 +11,8 @@
  *     ' ' is added at the start and after each special token cut from the
  *     text (the space prefix); inputs holding a literal U+2581 are not
  *     checked, since SentencePiece renders that marker as a space;
+ *   - parsing special tokens inside a plain range (a chat message) gives
+ *     the tokens of not parsing them;
  *   - the streaming detokenizer hands out valid UTF-8 only, and exactly the
  *     concatenated pieces when they are valid UTF-8 (minus the one space
  *     it strips after each SPM BOS).
@@ -197,6 +199,24 @@ static void check_detokenizer(const lc_vocab *v, const lc_tokens *t) {
     free(pieces.p);
 }
 
+/* Inside plain ranges special-token text stays text: parsing specials
+ * with the whole input one plain range gives the tokens of not parsing
+ * them. A range over the second half only must encode cleanly too. */
+static void check_plain_ranges(const lc_vocab *v, const uint8_t *data, size_t size, const lc_tokens *plain) {
+    llamac_error err = {{0}};
+    size_t whole[2] = {0, size}, half[2] = {size / 2, size};
+    lc_plain_ranges all = {whole, 1}, back = {half, 1};
+    lc_tokens t = {NULL, 0, 0};
+    if (lc_vocab_encode_ranges(v, (const char *)data, size, LLAMAC_TOKENIZE_PARSE_SPECIAL, &all, &t, &err) < 0)
+        abort();
+    if (t.n != plain->n || (t.n && memcmp(t.ids, plain->ids, t.n * sizeof *t.ids) != 0)) abort();
+    if (lc_vocab_encode_ranges(v, (const char *)data, size, LLAMAC_TOKENIZE_PARSE_SPECIAL, &back, &t, &err) < 0)
+        abort();
+    for (size_t i = 0; i < t.n; i++)
+        if (t.ids[i] < 0 || t.ids[i] >= lc_vocab_n_tokens(v)) abort();
+    lc_tokens_free(&t);
+}
+
 static void run_vocab(const lc_vocab *v, const uint8_t *data, size_t size, bool round_trip) {
     for (int parse = 0; parse < 2; parse++) {
         int flags = parse ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0;
@@ -204,6 +224,7 @@ static void run_vocab(const lc_vocab *v, const uint8_t *data, size_t size, bool 
         encode(v, data, size, flags, &plain);
         encode(v, data, size, flags | LLAMAC_TOKENIZE_ADD_SPECIAL, &with);
         if (round_trip) check_round_trip(v, &plain, data, size, parse);
+        if (!parse) check_plain_ranges(v, data, size, &plain);
         check_add_special(v, &plain, &with);
         check_detokenizer(v, &plain);
         check_detokenizer(v, &with);
