@@ -164,7 +164,10 @@ int llamac_decode(llamac_context *ctx, const llamac_token *tokens, int32_t n, bo
         const int32_t chunk = n - done < ctx->n_batch ? n - done : ctx->n_batch;
         /* rows of this chunk whose logits are wanted */
         int32_t first = all_logits ? 0 : (done + chunk == n ? chunk - 1 : chunk);
-        float *out = ctx->logits + (size_t)(done + first - ctx->logits_first) * (size_t)n_vocab;
+        /* a chunk with no wanted row has no output row: its offset from
+         * logits_first would be negative */
+        float *out = first < chunk ? ctx->logits + (size_t)(done + first - ctx->logits_first) * (size_t)n_vocab
+                                   : NULL;
         lc_forward(ctx, tokens + done, chunk, first, out);
         done += chunk;
     }
