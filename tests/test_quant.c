@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdint.h>
 
+#include "quant/quant.h"
 #include "quant/types.h"
 #include "test_util.h"
 
@@ -943,6 +944,55 @@ static void test_dot_exact_integers(void) {
     CHECKF((long long)got == want, "q8_0 self dot %g, want %lld", (double)got, want);
 }
 
+/* The K-quant writers run ggml's scale searches side by side (trials or
+ * sub-blocks in vector lanes); they must write exactly the bytes of the
+ * one-trial-at-a-time restatement, on random rows of every shape and scale
+ * and on the corner cases of the search: constant and zero sub-blocks,
+ * all-positive and all-negative sub-blocks, one outlier, tiny values. */
+static void fill_k_corner_case(float *x, int n, int kind, uint64_t *s) {
+    for (int i = 0; i < n; i++) {
+        const float u = lc_test_randf(s);
+        switch (kind) {
+        case 0: x[i] = (i / 32) % 2 ? 0.25f : u; break;              /* constant sub-blocks */
+        case 1: x[i] = (i / 32) % 3 ? 0.0f : u; break;               /* zero sub-blocks */
+        case 2: x[i] = fabsf(u) + 0.5f; break;                       /* all positive */
+        case 3: x[i] = -fabsf(u) * 3.0f; break;                      /* all negative */
+        case 4: x[i] = i % 97 == 0 ? 50.0f * u : 0.01f * u; break;   /* outliers */
+        case 5: x[i] = u * 1e-20f; break;                            /* tiny */
+        default: x[i] = (float)(i % 7) - 3.0f; break;                /* few distinct values */
+        }
+    }
+}
+
+static void test_k_fast_equals_sequential(void) {
+    typedef void (*quant_fn)(const float *, void *, int64_t);
+    const struct { int type; quant_fn fast, seq; } kinds[] = {
+        {LC_TYPE_Q4_K, lc_quantize_q4_K_ref, lc_quantize_q4_K_seq},
+        {LC_TYPE_Q5_K, lc_quantize_q5_K_ref, lc_quantize_q5_K_seq},
+        {LC_TYPE_Q6_K, lc_quantize_q6_K_ref, lc_quantize_q6_K_seq},
+    };
+    enum { N = 1024, ROWS = 48 };
+    float *x = malloc(N * sizeof *x);
+    uint8_t *a = malloc(lc_row_size(LC_TYPE_Q8_K, N)), *b = malloc(lc_row_size(LC_TYPE_Q8_K, N));
+    uint64_t s = 0x51ab1e;
+    for (int r = 0; r < ROWS; r++) {
+        if (r < 7) fill_k_corner_case(x, N, r, &s);
+        else random_row(x, N, &s);
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            const size_t size = lc_row_size(kinds[k].type, N);
+            memset(a, 0xAA, size);
+            memset(b, 0x55, size);
+            kinds[k].fast(x, a, N);
+            kinds[k].seq(x, b, N);
+            CHECKF(memcmp(a, b, size) == 0, "%s row %d: fast and sequential quantizers differ",
+                   lc_type_name(kinds[k].type), r);
+        }
+    }
+    free(x);
+    free(a);
+    free(b);
+}
+
 int main(void) {
     test_table();
     test_f16_hand();
@@ -958,6 +1008,7 @@ int main(void) {
     test_q8_K_hand();
     test_zero_blocks();
     test_ggml_golden();
+    test_k_fast_equals_sequential();
     test_legacy_roundtrip();
     test_k_roundtrip();
     test_q8_K_bsums();
