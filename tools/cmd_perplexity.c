@@ -390,47 +390,64 @@ typedef struct ppl_run {
     kld_stats ks;
 } ppl_run;
 
-/* Scores one chunk: decode it from an empty cache, then every scored
- * position updates the PPL (and writes or compares a record). */
+/* Scores one logit row: updates the PPL and writes or compares a record. */
+static int score_position(ppl_run *r, int64_t c, int64_t j, const float *logits, llamac_token next) {
+    const size_t rec_bytes = kld_record_bytes((uint32_t)r->n_vocab);
+    uint8_t *rec = r->records ? r->records + (size_t)(j - r->n_ctx / 2) * rec_bytes : NULL;
+    if (r->base_in) {
+        record_view view;
+        record_read(rec, &view);
+        if (!isfinite(view.floor) || !isfinite(view.step) || view.step < 0 || !isfinite(view.logp_next))
+            return cli_error(CMD, CLI_FAIL, "%s: corrupt record %lld of chunk %lld", r->o->kld_base_in,
+                             (long long)(j - r->n_ctx / 2), (long long)c + 1);
+        double nll_q;
+        if (kld_stats_add(&r->ks, &view, logits, r->n_vocab, next, &nll_q) != CLI_OK) return CLI_FAIL;
+        moments_add(&r->nll, nll_q);
+        return CLI_OK;
+    }
+    int32_t top;
+    const double lse = log_sum_exp(logits, r->n_vocab, &top);
+    const double logp = (double)logits[next] - lse;
+    moments_add(&r->nll, -logp);
+    if (rec) record_write(rec, logits, r->n_vocab, lse, top, logp);
+    return CLI_OK;
+}
+
+/* Scores one chunk: decode it from an empty cache, --batch tokens per call
+ * (logits kept only for the calls that reach the scored second half), then
+ * every scored position updates the PPL (and writes or compares a record). */
 static int score_chunk(ppl_run *r, int64_t c) {
     llamac_error err = {{0}};
     const int64_t n = r->n_ctx, first = n / 2;
+    const int64_t batch = r->o->n_batch > 0 && r->o->n_batch < n ? r->o->n_batch : n;
     llamac_token *chunk = r->tokens + c * n;
-    const llamac_token saved = chunk[0];
-    if (r->add_bos) chunk[0] = llamac_token_bos(r->model);
-    llamac_kv_truncate(r->ctx, 0);
-    const int rc = llamac_decode(r->ctx, chunk, (int32_t)n, true, &err);
-    chunk[0] = saved;
-    if (rc < 0) return cli_error(CMD, CLI_FAIL, "chunk %lld: %s", (long long)c + 1, err.msg);
     const size_t rec_bytes = kld_record_bytes((uint32_t)r->n_vocab);
     if (r->base_in && fread(r->records, rec_bytes, (size_t)r->n_scored, r->base_in) != (size_t)r->n_scored)
         return cli_error(CMD, CLI_FAIL, "%s: read error in the records of chunk %lld", r->o->kld_base_in,
                          (long long)c + 1);
-    for (int64_t j = first; j < n - 1; j++) {
-        const float *logits = llamac_logits(r->ctx, (int32_t)j);
-        if (!logits) return cli_error(CMD, CLI_FAIL, "chunk %lld: no logits for position %lld", (long long)c + 1, (long long)j);
-        const llamac_token next = chunk[j + 1];
-        uint8_t *rec = r->records + (size_t)(j - first) * rec_bytes;
-        if (r->base_in) {
-            record_view view;
-            record_read(rec, &view);
-            if (!isfinite(view.floor) || !isfinite(view.step) || view.step < 0 || !isfinite(view.logp_next))
-                return cli_error(CMD, CLI_FAIL, "%s: corrupt record %lld of chunk %lld", r->o->kld_base_in,
-                                 (long long)(j - first), (long long)c + 1);
-            double nll_q;
-            if (kld_stats_add(&r->ks, &view, logits, r->n_vocab, next, &nll_q) != CLI_OK) return CLI_FAIL;
-            moments_add(&r->nll, nll_q);
-            continue;
+    const llamac_token saved = chunk[0];
+    if (r->add_bos) chunk[0] = llamac_token_bos(r->model);
+    llamac_kv_truncate(r->ctx, 0);
+    int rc = CLI_OK;
+    for (int64_t start = 0; start < n - 1 && rc == CLI_OK; start += batch) {
+        const int64_t len = start + batch < n ? batch : n - start;
+        const bool scored = start + len > first;
+        if (llamac_decode(r->ctx, chunk + start, (int32_t)len, scored, &err) < 0) {
+            rc = cli_error(CMD, CLI_FAIL, "chunk %lld: %s", (long long)c + 1, err.msg);
+            break;
         }
-        int32_t top;
-        const double lse = log_sum_exp(logits, r->n_vocab, &top);
-        const double logp = (double)logits[next] - lse;
-        moments_add(&r->nll, -logp);
-        if (r->base_out) record_write(rec, logits, r->n_vocab, lse, top, logp);
+        for (int64_t j = start > first ? start : first; scored && j < start + len && j < n - 1 && rc == CLI_OK; j++) {
+            const float *logits = llamac_logits(r->ctx, (int32_t)(j - start));
+            rc = logits ? score_position(r, c, j, logits, chunk[j + 1])
+                        : cli_error(CMD, CLI_FAIL, "chunk %lld: no logits for position %lld", (long long)c + 1,
+                                    (long long)j);
+        }
     }
-    if (r->base_out && fwrite(r->records, rec_bytes, (size_t)r->n_scored, r->base_out) != (size_t)r->n_scored)
+    chunk[0] = saved;
+    if (rc == CLI_OK && r->base_out &&
+        fwrite(r->records, rec_bytes, (size_t)r->n_scored, r->base_out) != (size_t)r->n_scored)
         return cli_error(CMD, CLI_FAIL, "%s: write error: %s", r->base_out_tmp, strerror(errno));
-    return CLI_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------ setup */
@@ -583,7 +600,7 @@ static int create_context(ppl_run *r) {
     llamac_error err = {{0}};
     llamac_context_params cp = r->o->cp;
     cp.n_ctx = (uint32_t)r->n_ctx;
-    cp.n_batch = (int32_t)(r->o->n_batch > 0 ? r->o->n_batch : r->n_ctx);
+    cp.n_batch = (int32_t)(r->o->n_batch > 0 && r->o->n_batch < r->n_ctx ? r->o->n_batch : r->n_ctx);
     r->ctx = llamac_context_create(r->model, &cp, &err);
     if (!r->ctx) return cli_error(CMD, CLI_FAIL, "%s", err.msg);
     if ((int64_t)llamac_n_ctx(r->ctx) < r->n_ctx)
