@@ -391,7 +391,7 @@ int64_t llamac_time_us(void);
  *
  * Type policy (the requested type is a ggml id: 0 f32, 1 f16, 30 bf16,
  * 8 q8_0, 2 q4_0, 3 q4_1, 6 q5_0, 7 q5_1, 14 q6_K; or one of the mixes
- * LLAMAC_CONVERT_Q4_K_M / LLAMAC_CONVERT_Q4_K_S below): 1-D tensors, norms
+ * LLAMAC_CONVERT_Q4_K_M / _Q4_K_S / _Q5_K_M / _Q5_K_S below): 1-D tensors, norms
  * and biases stay F32; for the 4/5/6-bit types the logits matrix
  * (output.weight, or the tied token_embd.weight) becomes Q6_K, and an untied
  * token_embd.weight becomes Q8_0 (Q6_K in a q6_K file). The mixes are
@@ -407,6 +407,10 @@ int64_t llamac_time_us(void);
 enum {
     LLAMAC_CONVERT_Q4_K_S = 1014,
     LLAMAC_CONVERT_Q4_K_M = 1015,
+    /* Q5_K everywhere else; Q5_K_M makes attn_v and ffn_down Q6_K in the same
+     * layers as Q4_K_M; Q5_K_S has no per-layer exceptions */
+    LLAMAC_CONVERT_Q5_K_S = 1016,
+    LLAMAC_CONVERT_Q5_K_M = 1017,
 };
 
 typedef struct llamac_convert_progress {

@@ -968,7 +968,7 @@ static void test_policy(void) {
     CHECK(lc_conv_type_supported(LC_TYPE_Q5_0) && lc_conv_type_supported(LC_TYPE_Q6_K) &&
           !lc_conv_type_supported(LC_TYPE_Q4_K) && !lc_conv_type_supported(LC_TYPE_Q5_K));
     CHECK(llamac_convert_type_from_name("Q4_0") == LC_TYPE_Q4_0);
-    CHECK(llamac_convert_type_from_name("q4_k") == -1 && llamac_convert_type_from_name("q5_k_m") == -1);
+    CHECK(llamac_convert_type_from_name("q4_k") == -1 && llamac_convert_type_from_name("q3_k_m") == -1);
     char name[64];
     lc_conv_base_name("/x/Llama-3.1-8B/", false, name, sizeof name);
     CHECK(!strcmp(name, "Llama-3.1-8B"));

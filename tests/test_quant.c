@@ -10,6 +10,12 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
+#include "gguf_test_util.h"
+#include "llamac.h"
+#include "quant/quant.h"
 #include "quant/types.h"
 #include "test_util.h"
 
@@ -943,6 +949,157 @@ static void test_dot_exact_integers(void) {
     CHECKF((long long)got == want, "q8_0 self dot %g, want %lld", (double)got, want);
 }
 
+/* The K-quant writers run ggml's scale searches side by side (trials or
+ * sub-blocks in vector lanes); they must write exactly the bytes of the
+ * one-trial-at-a-time restatement, on random rows of every shape and scale
+ * and on the corner cases of the search: constant and zero sub-blocks,
+ * all-positive and all-negative sub-blocks, one outlier, tiny values. */
+static void fill_k_corner_case(float *x, int n, int kind, uint64_t *s) {
+    for (int i = 0; i < n; i++) {
+        const float u = lc_test_randf(s);
+        switch (kind) {
+        case 0: x[i] = (i / 32) % 2 ? 0.25f : u; break;              /* constant sub-blocks */
+        case 1: x[i] = (i / 32) % 3 ? 0.0f : u; break;               /* zero sub-blocks */
+        case 2: x[i] = fabsf(u) + 0.5f; break;                       /* all positive */
+        case 3: x[i] = -fabsf(u) * 3.0f; break;                      /* all negative */
+        case 4: x[i] = i % 97 == 0 ? 50.0f * u : 0.01f * u; break;   /* outliers */
+        case 5: x[i] = u * 1e-20f; break;                            /* tiny */
+        default: x[i] = (float)(i % 7) - 3.0f; break;                /* few distinct values */
+        }
+    }
+}
+
+static void test_k_fast_equals_sequential(void) {
+    typedef void (*quant_fn)(const float *, void *, int64_t);
+    const struct { int type; quant_fn fast, seq; } kinds[] = {
+        {LC_TYPE_Q4_K, lc_quantize_q4_K_ref, lc_quantize_q4_K_seq},
+        {LC_TYPE_Q5_K, lc_quantize_q5_K_ref, lc_quantize_q5_K_seq},
+        {LC_TYPE_Q6_K, lc_quantize_q6_K_ref, lc_quantize_q6_K_seq},
+    };
+    enum { N = 1024, ROWS = 48 };
+    float *x = malloc(N * sizeof *x);
+    uint8_t *a = malloc(lc_row_size(LC_TYPE_Q8_K, N)), *b = malloc(lc_row_size(LC_TYPE_Q8_K, N));
+    uint64_t s = 0x51ab1e;
+    for (int r = 0; r < ROWS; r++) {
+        if (r < 7) fill_k_corner_case(x, N, r, &s);
+        else random_row(x, N, &s);
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+            const size_t size = lc_row_size(kinds[k].type, N);
+            memset(a, 0xAA, size);
+            memset(b, 0x55, size);
+            kinds[k].fast(x, a, N);
+            kinds[k].seq(x, b, N);
+            CHECKF(memcmp(a, b, size) == 0, "%s row %d: fast and sequential quantizers differ",
+                   lc_type_name(kinds[k].type), r);
+        }
+    }
+    free(x);
+    free(a);
+    free(b);
+}
+
+/* ============================================================ Q5_K mixes */
+
+/* A small F32 GGUF with the tensors the mixes single out, rows of 256 so
+ * that every K-quant fits: 8 layers of attn_q, attn_v and ffn_down, and
+ * output.weight. */
+static int write_mix_source(const char *path) {
+    enum { LAYERS = 8, NE0 = 256, ROWS = 4, ALIGN = 32 };
+    const char *kinds[] = {"attn_q", "attn_v", "ffn_down"};
+    char names[LAYERS * 3 + 1][48];
+    int64_t rows[LAYERS * 3 + 1];
+    int nt = 0;
+    for (int l = 0; l < LAYERS; l++)
+        for (int k = 0; k < 3; k++) {
+            snprintf(names[nt], sizeof names[nt], "blk.%d.%s.weight", l, kinds[k]);
+            rows[nt++] = ROWS;
+        }
+    snprintf(names[nt], sizeof names[nt], "output.weight");
+    rows[nt++] = 8;
+    bytes b = {0};
+    put(&b, "GGUF", 4);
+    put_le(&b, 3, 4);
+    put_le(&b, (uint64_t)nt, 8);
+    put_le(&b, 1, 8);
+    put_str(&b, "general.architecture");
+    put_le(&b, 8, 4); /* string */
+    put_str(&b, "llama");
+    uint64_t offset = 0;
+    for (int t = 0; t < nt; t++) {
+        put_str(&b, names[t]);
+        put_le(&b, 2, 4);
+        put_le(&b, NE0, 8);
+        put_le(&b, (uint64_t)rows[t], 8);
+        put_le(&b, 0, 4); /* f32 */
+        put_le(&b, offset, 8);
+        offset += (uint64_t)(NE0 * rows[t] * 4);
+    }
+    while (b.len % ALIGN) put_le(&b, 0, 1);
+    uint64_t s = 77;
+    for (int t = 0; t < nt; t++)
+        for (int64_t i = 0; i < NE0 * rows[t]; i++) {
+            const float v = lc_test_randf(&s);
+            put(&b, &v, 4);
+        }
+    FILE *f = fopen(path, "wb");
+    const int ok = f && fwrite(b.p, 1, b.len, f) == b.len;
+    if (f) fclose(f);
+    free(b.p);
+    return ok ? 0 : -1;
+}
+
+/* llama.cpp's Q5_K_M: attn_v and ffn_down Q6_K where use_more_bits(i, 8)
+ * (i = 0, 3, 6, 7), else Q5_K; Q5_K_S: Q5_K throughout; both: output Q6_K. */
+static int expected_mix_type(const char *name, int mix) {
+    if (!strcmp(name, "output.weight")) return LC_TYPE_Q6_K;
+    int layer = -1;
+    sscanf(name, "blk.%d.", &layer);
+    const bool more = layer == 0 || layer == 3 || layer == 6 || layer == 7;
+    const bool special = strstr(name, ".attn_v.") || strstr(name, ".ffn_down.");
+    return mix == LLAMAC_CONVERT_Q5_K_M && special && more ? LC_TYPE_Q6_K : LC_TYPE_Q5_K;
+}
+
+static void test_q5_k_mixes(void) {
+    char dir[] = "/tmp/lc_q5mix_XXXXXX", src[64], dst[64];
+    if (!mkdtemp(dir)) { CHECK(!"mkdtemp"); return; }
+    snprintf(src, sizeof src, "%s/f32.gguf", dir);
+    CHECK(write_mix_source(src) == 0);
+    const int mixes[] = {LLAMAC_CONVERT_Q5_K_M, LLAMAC_CONVERT_Q5_K_S};
+    CHECK(llamac_convert_type_from_name("q5_k_m") == LLAMAC_CONVERT_Q5_K_M);
+    CHECK(llamac_convert_type_from_name("Q5_K_S") == LLAMAC_CONVERT_Q5_K_S);
+    for (size_t m = 0; m < 2; m++) {
+        snprintf(dst, sizeof dst, "%s/%s.gguf", dir, llamac_convert_type_name(mixes[m]));
+        llamac_error err = {{0}};
+        CHECKF(llamac_quantize(src, dst, mixes[m], false, NULL, &err) == 0, "%s", err.msg);
+        llamac_gguf *g = llamac_gguf_open(dst, &err);
+        CHECKF(g != NULL, "%s", err.msg);
+        if (!g) continue;
+        int64_t n_q6 = 0;
+        bool file_type_seen = false;
+        for (int64_t i = 0; i < llamac_gguf_n_tensors(g); i++) {
+            llamac_tensor_info ti;
+            CHECK(llamac_gguf_tensor(g, i, &ti) == 0);
+            const int want = expected_mix_type(ti.name, mixes[m]);
+            n_q6 += ti.type == LC_TYPE_Q6_K;
+            CHECKF(ti.type == want, "%s %s: %s, expected %s", llamac_convert_type_name(mixes[m]), ti.name,
+                   ti.type_name, lc_type_name(want));
+        }
+        CHECK(n_q6 == (mixes[m] == LLAMAC_CONVERT_Q5_K_M ? 9 : 1));
+        for (int64_t k = 0; k < llamac_gguf_n_kv(g); k++) {
+            if (strcmp(llamac_gguf_kv_key(g, k), "general.file_type") != 0) continue;
+            char buf[32];
+            llamac_gguf_kv_format(g, k, buf, sizeof buf, 4);
+            file_type_seen = true;
+            CHECKF(atoi(buf) == (mixes[m] == LLAMAC_CONVERT_Q5_K_M ? 17 : 16), "general.file_type %s", buf);
+        }
+        CHECK(file_type_seen);
+        llamac_gguf_free(g);
+        remove(dst);
+    }
+    remove(src);
+    rmdir(dir);
+}
+
 int main(void) {
     test_table();
     test_f16_hand();
@@ -958,6 +1115,8 @@ int main(void) {
     test_q8_K_hand();
     test_zero_blocks();
     test_ggml_golden();
+    test_k_fast_equals_sequential();
+    test_q5_k_mixes();
     test_legacy_roundtrip();
     test_k_roundtrip();
     test_q8_K_bsums();

@@ -19,7 +19,7 @@ static const char convert_usage[] =
     "\n"
     "  -o, --output FILE   the GGUF file to write (required); it appears only when complete\n"
     "  -t, --type TYPE     f32, f16 (default), bf16, q8_0, q6_k, q5_1, q5_0, q4_1, q4_0,\n"
-    "                      q4_k_m, q4_k_s (see types below)\n"
+    "                      q4_k_m, q4_k_s, q5_k_m, q5_k_s (see types below)\n"
     "  --tokenizer FILE    llama2.c only: tokenizer.model (SentencePiece) or tokenizer.bin\n"
     "  --vocab-from PATH   Hugging Face folders without tokenizer files: take the vocabulary\n"
     "                      from PATH (a folder with tokenizer.json/tokenizer.model, or a\n"

@@ -23,6 +23,9 @@
     "  q4_k_s               llama.cpp's Q4_K_S: q4_K, except the logits matrix q6_K, attn_v\n"  \
     "                       of layers 0-3 and ffn_down of layers below n/8 q5_K, and an untied\n" \
     "                       token_embd q8_0 (llama.cpp: q4_K)\n"                                \
+    "  q5_k_m               llama.cpp's Q5_K_M: q5_K, with the exceptions of q4_k_m\n"          \
+    "  q5_k_s               llama.cpp's Q5_K_S: q5_K, except the logits matrix q6_K and an\n"   \
+    "                       untied token_embd q8_0 (llama.cpp: q5_K)\n"                         \
     "  In an 80-layer model with grouped-query attention (70B) the mixes make a q4_K attn_v\n" \
     "  q5_K, as llama.cpp does. Rows that are not a multiple of 256 fall back: q4_K -> q5_0,\n" \
     "  q5_K -> q5_1, q6_K -> q8_0; rows that do not fit 32-blocks either become f16.\n"

@@ -32,6 +32,7 @@ bool lc_conv_type_supported(int type) {
     case LC_TYPE_F32: case LC_TYPE_F16: case LC_TYPE_BF16: case LC_TYPE_Q8_0:
     case LC_TYPE_Q4_0: case LC_TYPE_Q4_1: case LC_TYPE_Q5_0: case LC_TYPE_Q5_1:
     case LC_TYPE_Q6_K: case LLAMAC_CONVERT_Q4_K_S: case LLAMAC_CONVERT_Q4_K_M:
+    case LLAMAC_CONVERT_Q5_K_S: case LLAMAC_CONVERT_Q5_K_M:
         return true;
     default:
         return false;
@@ -49,6 +50,8 @@ int lc_conv_file_type(int type) {
     case LC_TYPE_Q5_1: return 9;
     case LLAMAC_CONVERT_Q4_K_S: return 14;
     case LLAMAC_CONVERT_Q4_K_M: return 15;
+    case LLAMAC_CONVERT_Q5_K_S: return 16;
+    case LLAMAC_CONVERT_Q5_K_M: return 17;
     case LC_TYPE_Q6_K: return 18;
     case LC_TYPE_BF16: return 32;
     default: return -1;
@@ -58,14 +61,20 @@ int lc_conv_file_type(int type) {
 const char *lc_conv_type_name(int type) {
     if (type == LLAMAC_CONVERT_Q4_K_S) return "q4_K_S";
     if (type == LLAMAC_CONVERT_Q4_K_M) return "q4_K_M";
+    if (type == LLAMAC_CONVERT_Q5_K_S) return "q5_K_S";
+    if (type == LLAMAC_CONVERT_Q5_K_M) return "q5_K_M";
     return lc_type_name(type);
 }
 
 static bool is_mix(int out_type) {
-    return out_type == LLAMAC_CONVERT_Q4_K_S || out_type == LLAMAC_CONVERT_Q4_K_M;
+    return out_type == LLAMAC_CONVERT_Q4_K_S || out_type == LLAMAC_CONVERT_Q4_K_M ||
+           out_type == LLAMAC_CONVERT_Q5_K_S || out_type == LLAMAC_CONVERT_Q5_K_M;
 }
 
-int lc_conv_base_type(int out_type) { return is_mix(out_type) ? LC_TYPE_Q4_K : out_type; }
+int lc_conv_base_type(int out_type) {
+    if (out_type == LLAMAC_CONVERT_Q5_K_S || out_type == LLAMAC_CONVERT_Q5_K_M) return LC_TYPE_Q5_K;
+    return is_mix(out_type) ? LC_TYPE_Q4_K : out_type;
+}
 
 bool lc_conv_use_more_bits(int layer, int n_layers) {
     const int i = layer, n = n_layers;
@@ -105,13 +114,14 @@ static bool is_low_bit(int out_type) {
     switch (out_type) {
     case LC_TYPE_Q4_0: case LC_TYPE_Q4_1: case LC_TYPE_Q5_0: case LC_TYPE_Q5_1:
     case LC_TYPE_Q6_K: case LLAMAC_CONVERT_Q4_K_S: case LLAMAC_CONVERT_Q4_K_M:
+    case LLAMAC_CONVERT_Q5_K_S: case LLAMAC_CONVERT_Q5_K_M:
         return true;
     default:
         return false;
     }
 }
 
-/* What llama.cpp's Q4_K_M and Q4_K_S give one layer tensor (docs/formats.md "Type choice for quantized files"). The
+/* What llama.cpp's Q4_K_M, Q4_K_S, Q5_K_M and Q5_K_S give one layer tensor (docs/formats.md "Type choice for quantized files"). The
  * layer index stands for llama.cpp's running count of attn_v / ffn_down
  * tensors: our importers write layers in order, one of each per layer, so
  * the two are the same. */
@@ -119,9 +129,9 @@ static int mix_layer_type(const lc_conv_policy *pol, const char *name) {
     const int layer = lc_conv_layer_of(name), n = pol->n_layers;
     const bool attn_v = ends_with(name, ".attn_v.weight");
     const bool ffn_down = ends_with(name, ".ffn_down.weight");
-    int type = LC_TYPE_Q4_K;
-    if (layer < 0 || (!attn_v && !ffn_down)) return type;
-    if (pol->out_type == LLAMAC_CONVERT_Q4_K_M) {
+    int type = lc_conv_base_type(pol->out_type);
+    if (layer < 0 || (!attn_v && !ffn_down) || pol->out_type == LLAMAC_CONVERT_Q5_K_S) return type;
+    if (pol->out_type == LLAMAC_CONVERT_Q4_K_M || pol->out_type == LLAMAC_CONVERT_Q5_K_M) {
         if (lc_conv_use_more_bits(layer, n)) type = LC_TYPE_Q6_K;
     } else if (attn_v ? layer < 4 : layer < n / 8) {
         type = LC_TYPE_Q5_K;

@@ -35,7 +35,7 @@ typedef struct lc_conv_job {
     gguf_writer *w;
     lc_conv_tensor *tensors;
     size_t n_tensors, cap_tensors;
-    int out_type;               /* the requested type: ggml id or LLAMAC_CONVERT_Q4_K_M/_S */
+    int out_type;               /* the requested type: ggml id or LLAMAC_CONVERT_Q4_K_M/_S, Q5_K_M/_S */
     bool vocab_only;            /* metadata and tokenizer only */
     int n_threads;
     llamac_convert_progress_fn progress;
@@ -45,7 +45,7 @@ typedef struct lc_conv_job {
 } lc_conv_job;
 
 /* The output types convert/quantize accept, for messages. */
-#define LC_CONV_TYPE_LIST "f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_1, q4_0, q4_k_m or q4_k_s"
+#define LC_CONV_TYPE_LIST "f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_1, q4_0, q5_k_m, q5_k_s, q4_k_m or q4_k_s"
 
 /* Prepares a job for the requested output type (see LC_CONV_TYPE_LIST: a
  * ggml id, or LLAMAC_CONVERT_Q4_K_M/_S) with the caller's threads,

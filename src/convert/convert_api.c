@@ -17,6 +17,8 @@ int llamac_convert_type_from_name(const char *name) {
     if (!name) return -1;
     if (!strcasecmp(name, "q4_k_m")) return LLAMAC_CONVERT_Q4_K_M;
     if (!strcasecmp(name, "q4_k_s")) return LLAMAC_CONVERT_Q4_K_S;
+    if (!strcasecmp(name, "q5_k_m")) return LLAMAC_CONVERT_Q5_K_M;
+    if (!strcasecmp(name, "q5_k_s")) return LLAMAC_CONVERT_Q5_K_S;
     int type = lc_type_from_name(name);
     return type >= 0 && lc_conv_type_supported(type) ? type : -1;
 }

@@ -57,6 +57,12 @@ void lc_quantize_q4_K_ref(const float *src, void *dst, int64_t n);
 void lc_quantize_q5_K_ref(const float *src, void *dst, int64_t n);
 void lc_quantize_q6_K_ref(const float *src, void *dst, int64_t n);
 void lc_quantize_q8_K_ref(const float *src, void *dst, int64_t n);
+/* The same Q4_K/Q5_K/Q6_K bytes from ggml's scale searches restated one
+ * trial after another (slow); the tests hold the _ref quantizers above,
+ * which run trials or sub-blocks side by side, against these. */
+void lc_quantize_q4_K_seq(const float *src, void *dst, int64_t n);
+void lc_quantize_q5_K_seq(const float *src, void *dst, int64_t n);
+void lc_quantize_q6_K_seq(const float *src, void *dst, int64_t n);
 
 /* Per super-block: exact int32 sums for the scale and min parts, combined as
  * (f16(d)*d_x)*sum_scaled - (f16(dmin)*d_x)*sum_mins, accumulated in float. */

@@ -33,7 +33,7 @@ static int8_t wrap_int8(int v) {
  * (ggml's make_qkx2_quants with squared error). Tries nstep+1 trial inverse
  * scales around nmax/(max−min) and keeps the one with the smallest weighted
  * error. Writes L and *min_out, returns scale. */
-static float fit_scale_min(int n, int nmax, const float *x, const float *w, uint8_t *L,
+static float fit_scale_min_seq(int n, int nmax, const float *x, const float *w, uint8_t *L,
                            float *min_out, float rmin, float rdelta, int nstep) {
     float min = x[0], max = x[0];
     float sum_w = w[0];
@@ -100,7 +100,7 @@ static int symmetric_level(float iscale, float x, int nmax) {
 /* Symmetric fit x ≈ scale·l with l in −nmax..nmax−1, weights x² (ggml's
  * make_qx_quants with rmse_type 1): 19 trial scales around −nmax/max, keeping
  * the one that maximises (Σwxl)²/Σwl². Stores L = l + nmax, returns scale. */
-static float fit_scale_symmetric(int n, int nmax, const float *x, int8_t *L) {
+static float fit_scale_symmetric_seq(int n, int nmax, const float *x, int8_t *L) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; i++) {
         if (fabsf(x[i]) > amax) {
@@ -142,26 +142,208 @@ static float fit_scale_symmetric(int n, int nmax, const float *x, int8_t *L) {
     return scale;
 }
 
+/* The scale searches below try many candidate scales on the same few
+ * elements. ggml runs the trials one after another, each a chain of
+ * dependent float additions over the elements, so the CPU waits on every
+ * add. Here TRIAL_LANES trials run side by side in the lanes of generic
+ * 4-float vectors (GCC/Clang vector extensions: plain element-wise IEEE
+ * single operations, 16 bytes so that every target, SSE2 and NEON
+ * included, has them natively; no ISA-specific code), while every trial
+ * still sums its elements in ggml's order with ggml's expressions, so each
+ * sum, and so each stored byte, is bit-identical to the
+ * one-trial-at-a-time code. Vectors go through pointers, never by value. */
+#define TRIAL_LANES 4
+typedef float lanes_f __attribute__((vector_size(TRIAL_LANES * sizeof(float))));
+typedef int32_t lanes_i __attribute__((vector_size(TRIAL_LANES * sizeof(int32_t))));
+
+/* Per lane: nearest_int(iscale·v) (lc_nearest_int's float trick) clamped
+ * to lo..hi, as a float (the clamp on the float value of a small integer is
+ * exact). */
+static inline void lanes_level(lanes_f *out, const lanes_f *iscale, float v, const lanes_f *lo,
+                               const lanes_f *hi) {
+    const lanes_f val = *iscale * v + 12582912.0f;
+    lanes_i bits;
+    memcpy(&bits, &val, sizeof bits);
+    const lanes_f l = __builtin_convertvector((bits & 0x007fffff) - 0x00400000, lanes_f);
+    const lanes_i below = l < *lo, above = l > *hi;
+    lanes_i li, lob, hib;
+    memcpy(&li, &l, sizeof li);
+    memcpy(&lob, lo, sizeof lob);
+    memcpy(&hib, hi, sizeof hib);
+    const lanes_i r = (~(below | above) & li) | (below & lob) | (above & hib);
+    memcpy(out, &r, sizeof r);
+}
+
+/* Selects a where the mask is set, b elsewhere. */
+static inline lanes_f lanes_select(lanes_i mask, lanes_f a, lanes_f b) {
+    return (lanes_f)((mask & (lanes_i)a) | (~mask & (lanes_i)b));
+}
+
+/* fit_scale_min_seq for four sub-blocks of 32 at once, one per lane: every
+ * lane runs exactly the sequential search (the same trials in the same
+ * order, its own min moving when a trial wins), so the outputs equal four
+ * calls of fit_scale_min_seq bit for bit. x and w hold the four sub-blocks
+ * one after another; L receives their levels the same way. */
+static void fit_scale_min_x4(int nmax, const float *x, const float *w, uint8_t *L, float scale_out[4],
+                             float min_out[4], float rmin, float rdelta, int nstep) {
+    lanes_f xt[32], wt[32], best_l[32];
+    for (int i = 0; i < 32; i++)
+        for (int j = 0; j < TRIAL_LANES; j++) {
+            xt[i][j] = x[32 * j + i];
+            wt[i][j] = w[32 * j + i];
+        }
+    lanes_f min = xt[0], max = xt[0], sum_w = wt[0];
+    lanes_f sum_x = sum_w * xt[0];
+    for (int i = 1; i < 32; i++) {
+        min = lanes_select(xt[i] < min, xt[i], min);
+        max = lanes_select(xt[i] > max, xt[i], max);
+        sum_w += wt[i];
+        sum_x += wt[i] * xt[i];
+    }
+    const lanes_f zero = {0}, one = zero + 1.0f, lo = zero, hi = zero + (float)nmax;
+    min = lanes_select(min > zero, zero, min);
+    const lanes_i active = max != min; /* a constant sub-block keeps L = 0, scale 0 */
+    lanes_f iscale = (zero + (float)nmax) / lanes_select(active, max - min, one);
+    lanes_f scale = 1 / iscale, best_error = zero;
+    for (int i = 0; i < 32; i++) {
+        const lanes_f v = iscale * (xt[i] - min) + 12582912.0f;
+        const lanes_f l0 = __builtin_convertvector(((lanes_i)v & 0x007fffff) - 0x00400000, lanes_f);
+        best_l[i] = lanes_select(l0 < lo, lo, lanes_select(l0 > hi, hi, l0));
+        const lanes_f diff = scale * best_l[i] + min - xt[i];
+        best_error += wt[i] * (diff * diff);
+    }
+    lanes_f levels[32];
+    for (int step = 0; step <= nstep; step++) {
+        iscale = (zero + (rmin + rdelta * (float)step + (float)nmax)) / lanes_select(active, max - min, one);
+        lanes_f sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < 32; i++) {
+            const lanes_f v = iscale * (xt[i] - min) + 12582912.0f;
+            const lanes_f l0 = __builtin_convertvector(((lanes_i)v & 0x007fffff) - 0x00400000, lanes_f);
+            const lanes_f l = lanes_select(l0 < lo, lo, lanes_select(l0 > hi, hi, l0));
+            levels[i] = l;
+            sum_l += wt[i] * l;
+            sum_l2 += wt[i] * l * l;
+            sum_xl += wt[i] * l * xt[i];
+        }
+        const lanes_f D = sum_w * sum_l2 - sum_l * sum_l;
+        const lanes_i fitted = active & (D > zero);
+        const lanes_f D_safe = lanes_select(fitted, D, one);
+        lanes_f this_scale = (sum_w * sum_xl - sum_x * sum_l) / D_safe;
+        lanes_f this_min = (sum_l2 * sum_x - sum_l * sum_xl) / D_safe;
+        /* the fit wants a positive offset: pin it to 0 */
+        const lanes_i pin = fitted & (this_min > zero);
+        this_min = lanes_select(pin, zero, this_min);
+        this_scale = lanes_select(pin, sum_xl / lanes_select(pin, sum_l2, one), this_scale);
+        lanes_f error = zero;
+        for (int i = 0; i < 32; i++) {
+            const lanes_f diff = this_scale * levels[i] + this_min - xt[i];
+            error += wt[i] * (diff * diff);
+        }
+        const lanes_i better = fitted & (error < best_error);
+        for (int i = 0; i < 32; i++) best_l[i] = lanes_select(better, levels[i], best_l[i]);
+        best_error = lanes_select(better, error, best_error);
+        scale = lanes_select(better, this_scale, scale);
+        min = lanes_select(better, this_min, min);
+    }
+    for (int j = 0; j < TRIAL_LANES; j++) {
+        const bool on = active[j] != 0;
+        for (int i = 0; i < 32; i++) L[32 * j + i] = on ? (uint8_t)best_l[i][j] : 0;
+        scale_out[j] = on ? scale[j] : 0.0f;
+        min_out[j] = -min[j];
+    }
+}
+
+/* Symmetric fit x ≈ scale·l with l in −nmax..nmax−1, weights x² (ggml's
+ * make_qx_quants with rmse_type 1): 19 trial scales around −nmax/max, keeping
+ * the one that maximises (Σwxl)²/Σwl². Stores L = l + nmax, returns scale.
+ * The 18 trials after the first do not depend on each other (only on which
+ * one is best so far), so they are evaluated side by side. */
+#define SYM_TRIALS 18
+#define SYM_TRIALS_PADDED 20 /* a whole number of TRIAL_LANES groups */
+static float fit_scale_symmetric(int n, int nmax, const float *x, int8_t *L) {
+    float max = 0, amax = 0;
+    for (int i = 0; i < n; i++) {
+        if (fabsf(x[i]) > amax) {
+            amax = fabsf(x[i]);
+            max = x[i];
+        }
+    }
+    if (amax < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0.0f;
+    }
+    float iscale = (float)(-nmax) / max;
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; i++) {
+        const int l = symmetric_level(iscale, x[i], nmax);
+        L[i] = (int8_t)(l + nmax);
+        const float w = x[i] * x[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
+    float best = scale * sumlx;
+    /* trial t is ggml's step −9..−1, 1..9; none depends on another */
+    float t_iscale[SYM_TRIALS_PADDED], t_sumlx[SYM_TRIALS_PADDED], t_suml2[SYM_TRIALS_PADDED];
+    for (int t = 0; t < SYM_TRIALS_PADDED; t++) {
+        const int step = t < 9 ? t - 9 : t - 8;
+        t_iscale[t] = t < SYM_TRIALS ? -((float)nmax + 0.1f * (float)step) / max : 0.0f;
+    }
+    const lanes_f lo = (lanes_f){0} + (float)-nmax, hi = (lanes_f){0} + (float)(nmax - 1);
+    for (int g = 0; g < SYM_TRIALS_PADDED; g += TRIAL_LANES) {
+        lanes_f iscale_g, sx = {0}, s2 = {0};
+        memcpy(&iscale_g, t_iscale + g, sizeof iscale_g);
+        for (int i = 0; i < n; i++) {
+            const float xi = x[i], w = x[i] * x[i];
+            lanes_f l;
+            lanes_level(&l, &iscale_g, xi, &lo, &hi);
+            sx += w * xi * l;
+            s2 += w * l * l;
+        }
+        memcpy(t_sumlx + g, &sx, sizeof sx);
+        memcpy(t_suml2 + g, &s2, sizeof s2);
+    }
+    for (int t = 0; t < SYM_TRIALS; t++) {
+        if (t_suml2[t] > 0 && t_sumlx[t] * t_sumlx[t] > best * t_suml2[t]) {
+            for (int i = 0; i < n; i++) L[i] = (int8_t)(nmax + symmetric_level(t_iscale[t], x[i], nmax));
+            scale = t_sumlx[t] / t_suml2[t];
+            best = scale * t_sumlx[t];
+        }
+    }
+    return scale;
+}
+
 /* ------------------------------------------------------ Q4_K / Q5_K common */
 
 /* Steps 1-3 of the Q4_K/Q5_K reference (docs/formats.md "K-quants") for one super-block:
  * fit each 32-element sub-block, quantize the scales and mins to 6 bits
  * against their maxima, store d/dmin as f16, then requantize every element
  * with the stored values. L receives levels 0..nmax. */
-static void quantize_k4_superblock(const float *x, int nmax, float rmin, int nstep, lc_f16 *d_out,
-                                   lc_f16 *dmin_out, uint8_t scales_out[K_SCALE_SIZE],
+static void quantize_k4_superblock(const float *x, int nmax, float rmin, int nstep, bool sequential,
+                                   lc_f16 *d_out, lc_f16 *dmin_out, uint8_t scales_out[K_SCALE_SIZE],
                                    uint8_t L[QK_K]) {
     float scales[QK_K / 32], mins[QK_K / 32];
-    float max_scale = 0, max_min = 0;
+    float weights[QK_K];
     for (int j = 0; j < QK_K / 32; j++) {
         const float *xs = x + 32 * j;
         /* weights favour large elements over a floor of the sub-block rms */
         float sum_x2 = 0;
         for (int l = 0; l < 32; l++) sum_x2 += xs[l] * xs[l];
         const float av_x = sqrtf(sum_x2 / 32);
-        float weights[32];
-        for (int l = 0; l < 32; l++) weights[l] = av_x + fabsf(xs[l]);
-        scales[j] = fit_scale_min(32, nmax, xs, weights, L + 32 * j, &mins[j], rmin, 0.1f, nstep);
+        for (int l = 0; l < 32; l++) weights[32 * j + l] = av_x + fabsf(xs[l]);
+    }
+    for (int j = 0; j < QK_K / 32; j += 4) {
+        if (!sequential) {
+            fit_scale_min_x4(nmax, x + 32 * j, weights + 32 * j, L + 32 * j, scales + j, mins + j, rmin, 0.1f,
+                             nstep);
+            continue;
+        }
+        for (int k = j; k < j + 4; k++)
+            scales[k] = fit_scale_min_seq(32, nmax, x + 32 * k, weights + 32 * k, L + 32 * k, &mins[k], rmin,
+                                          0.1f, nstep);
+    }
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < QK_K / 32; j++) {
         if (scales[j] > max_scale) max_scale = scales[j];
         if (mins[j] > max_min) max_min = mins[j];
     }
@@ -191,17 +373,20 @@ static void quantize_k4_superblock(const float *x, int nmax, float rmin, int nst
 
 /* ------------------------------------------------------------------ Q4_K */
 
-void lc_quantize_q4_K_ref(const float *src, void *dst, int64_t n) {
+static void quantize_q4_K(const float *src, void *dst, int64_t n, bool sequential) {
     block_q4_K *y = dst;
     for (int64_t b = 0; b < n / QK_K; b++) {
         uint8_t L[QK_K];
-        quantize_k4_superblock(src + b * QK_K, 15, -1.0f, 20, &y[b].d, &y[b].dmin, y[b].scales, L);
+        quantize_k4_superblock(src + b * QK_K, 15, -1.0f, 20, sequential, &y[b].d, &y[b].dmin, y[b].scales, L);
         /* chunk c: low nibbles are elements 64c.., high nibbles 64c+32.. */
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++)
                 y[b].qs[32 * c + l] = (uint8_t)(L[64 * c + l] | (L[64 * c + 32 + l] << 4));
     }
 }
+
+void lc_quantize_q4_K_ref(const float *src, void *dst, int64_t n) { quantize_q4_K(src, dst, n, false); }
+void lc_quantize_q4_K_seq(const float *src, void *dst, int64_t n) { quantize_q4_K(src, dst, n, true); }
 
 static void unpack_q4_K(const block_q4_K *x, int q[QK_K]) {
     for (int c = 0; c < 4; c++) {
@@ -235,11 +420,11 @@ void lc_to_float_q4_K(const void *src, float *dst, int64_t n) {
 
 /* ------------------------------------------------------------------ Q5_K */
 
-void lc_quantize_q5_K_ref(const float *src, void *dst, int64_t n) {
+static void quantize_q5_K(const float *src, void *dst, int64_t n, bool sequential) {
     block_q5_K *y = dst;
     for (int64_t b = 0; b < n / QK_K; b++) {
         uint8_t L[QK_K];
-        quantize_k4_superblock(src + b * QK_K, 31, -0.5f, 15, &y[b].d, &y[b].dmin, y[b].scales, L);
+        quantize_k4_superblock(src + b * QK_K, 31, -0.5f, 15, sequential, &y[b].d, &y[b].dmin, y[b].scales, L);
         memset(y[b].qh, 0, sizeof y[b].qh);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) {
@@ -250,6 +435,9 @@ void lc_quantize_q5_K_ref(const float *src, void *dst, int64_t n) {
         }
     }
 }
+
+void lc_quantize_q5_K_ref(const float *src, void *dst, int64_t n) { quantize_q5_K(src, dst, n, false); }
+void lc_quantize_q5_K_seq(const float *src, void *dst, int64_t n) { quantize_q5_K(src, dst, n, true); }
 
 static void unpack_q5_K(const block_q5_K *x, int q[QK_K]) {
     for (int c = 0; c < 4; c++) {
@@ -300,7 +488,7 @@ static void unpack_q6_K(const block_q6_K *x, int q[QK_K]) {
     }
 }
 
-void lc_quantize_q6_K_ref(const float *src, void *dst, int64_t n) {
+static void quantize_q6_K(const float *src, void *dst, int64_t n, bool sequential) {
     block_q6_K *y = dst;
     for (int64_t b = 0; b < n / QK_K; b++) {
         const float *x = src + b * QK_K;
@@ -308,7 +496,8 @@ void lc_quantize_q6_K_ref(const float *src, void *dst, int64_t n) {
         float scales[QK_K / 16];
         float max_scale = 0, max_abs_scale = 0;
         for (int g = 0; g < QK_K / 16; g++) {
-            scales[g] = fit_scale_symmetric(16, 32, x + 16 * g, L + 16 * g);
+            scales[g] = sequential ? fit_scale_symmetric_seq(16, 32, x + 16 * g, L + 16 * g)
+                                  : fit_scale_symmetric(16, 32, x + 16 * g, L + 16 * g);
             if (fabsf(scales[g]) > max_abs_scale) {
                 max_abs_scale = fabsf(scales[g]);
                 max_scale = scales[g];
@@ -333,6 +522,9 @@ void lc_quantize_q6_K_ref(const float *src, void *dst, int64_t n) {
         pack_q6_K(L, &y[b]);
     }
 }
+
+void lc_quantize_q6_K_ref(const float *src, void *dst, int64_t n) { quantize_q6_K(src, dst, n, false); }
+void lc_quantize_q6_K_seq(const float *src, void *dst, int64_t n) { quantize_q6_K(src, dst, n, true); }
 
 void lc_to_float_q6_K(const void *src, float *dst, int64_t n) {
     const block_q6_K *x = src;
