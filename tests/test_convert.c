@@ -1034,7 +1034,7 @@ static void test_k_quant_policy(void) {
     /* Q6_K: everything, the untied embedding too */
     CHECK(pick(&q6, "blk.7.attn_v.weight", 4096, 1024, &fb) == LC_TYPE_Q6_K);
     CHECK(pick(&q6, "token_embd.weight", 4096, 128256, &fb) == LC_TYPE_Q6_K);
-    /* fallbacks for rows that are not a multiple of 256 (5.4) */
+    /* fallbacks for rows that are not a multiple of 256 (docs/formats.md "Type choice for quantized files") */
     CHECK(pick(&km, "blk.7.attn_v.weight", 96, 32, &fb) == LC_TYPE_Q5_0 && fb == LC_TYPE_Q4_K);
     CHECK(pick(&ks, "blk.0.attn_v.weight", 96, 32, &fb) == LC_TYPE_Q5_1 && fb == LC_TYPE_Q5_K);
     CHECK(pick(&km, "blk.6.attn_v.weight", 96, 32, &fb) == LC_TYPE_Q8_0 && fb == LC_TYPE_Q6_K);
