@@ -30,6 +30,8 @@ struct llamac_grammar {
     uint32_t *offset;     /* by token id: text at bytes[offset[t] .. offset[t+1]) */
     int32_t *sorted;      /* tokens with text, in byte order */
     uint32_t *lcp;        /* common prefix length with the token before in sorted */
+    char *sorted_bytes;   /* their texts in that order, so the walk reads memory in order */
+    uint32_t *sorted_off; /* n_sorted + 1 offsets into sorted_bytes */
     int32_t n_sorted;
     uint32_t max_len;
     int32_t *depth_state; /* walk scratch: state after k bytes */
@@ -115,6 +117,18 @@ static int index_vocabulary(llamac_grammar *g, const llamac_model *model, llamac
         while (k < la && k < lb && a[k] == b[k]) k++;
         g->lcp[i] = k;
     }
+    g->sorted_bytes = malloc(total ? total : 1);
+    g->sorted_off = malloc(((size_t)g->n_sorted + 1) * sizeof *g->sorted_off);
+    if (!g->sorted_bytes || !g->sorted_off) return lc_fail(err, "out of memory");
+    uint32_t at = 0;
+    for (int32_t i = 0; i < g->n_sorted; i++) {
+        uint32_t len;
+        const char *text = piece_of(g, g->sorted[i], &len);
+        g->sorted_off[i] = at;
+        memcpy(g->sorted_bytes + at, text, len);
+        at += len;
+    }
+    g->sorted_off[g->n_sorted] = at;
     g->depth_state = malloc(((size_t)g->max_len + 1) * sizeof *g->depth_state);
     if (!g->depth_state) return lc_fail(err, "out of memory");
     return 0;
@@ -167,6 +181,8 @@ void llamac_grammar_free(llamac_grammar *g) {
     free(g->offset);
     free(g->sorted);
     free(g->lcp);
+    free(g->sorted_bytes);
+    free(g->sorted_off);
     free(g->depth_state);
     free(g->masks);
     free(g);
@@ -254,11 +270,13 @@ static void filter_vocabulary(llamac_grammar *g, int32_t s, uint64_t *mask) {
     int32_t *depth_state = g->depth_state;
     depth_state[0] = s;
     uint32_t valid = 0; /* depth_state[0..valid] hold for the previous token's prefix */
+    const uint32_t *lcp = g->lcp, *off = g->sorted_off;
     for (int32_t i = 0; i < g->n_sorted; i++) {
-        llamac_token t = g->sorted[i];
-        uint32_t len, d = g->lcp[i];
-        const char *text = piece_of(g, t, &len);
+        uint32_t d = lcp[i];
         if (d > valid) continue; /* shares the byte that failed the token before */
+        llamac_token t = g->sorted[i];
+        uint32_t len = off[i + 1] - off[i];
+        const char *text = g->sorted_bytes + off[i];
         int32_t st = depth_state[d];
         uint32_t k = d;
         for (; k < len; k++) {
