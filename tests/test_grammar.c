@@ -124,6 +124,8 @@ static void test_errors(void) {
         const char *grammar, *root, *message;
     } cases[] = {
         {"root ::= ( \"a\"", NULL, "line 1, column 10: unbalanced '('"},
+        {"root ::= \"a\" (", NULL, "line 1, column 14: unbalanced '('"},
+        {"root ::= ( | \"a\" | )", NULL, "line 1, column 18: empty alternative"},
         {"root ::= \"a\" )", NULL, "line 1, column 14: unbalanced ')'"},
         {"root ::= \"a\"\n\nother ::= foo", NULL, "line 3, column 11: undefined rule 'foo'"},
         {"root ::= \"\\q\"", NULL, "line 1, column 11: bad escape '\\q'"},

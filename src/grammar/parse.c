@@ -426,6 +426,7 @@ static bool parse_group(parser *p, uint32_t r) {
     uint32_t G = new_rule(p, NULL, open, p->rules[r].origin);
     if (G == NO_RULE) return false;
     skip_space(p, true);
+    if (peek(p) == -1) return fail_at(p, open, "%sunbalanced '(': no matching ')'", "");
     if (peek(p) == ')') return fail_at(p, open, "%sempty group '()'", "");
     if (!parse_alternatives(p, G, true)) return false;
     skip_space(p, true);
@@ -492,7 +493,9 @@ static bool parse_alternatives(parser *p, uint32_t r, bool nested) {
             return fail_at(p, bar, "%sempty alternative after '|' (write \"\" to match the empty string)", "");
         first_empty = false;
     }
-    if (first_empty) return fail(p, "%sempty rule body (write \"\" to match the empty string)", "");
+    if (first_empty)
+        return fail(p, nested ? "%sempty group (write \"\" to match the empty string)"
+                              : "%sempty rule body (write \"\" to match the empty string)", "");
     return true;
 }
 
