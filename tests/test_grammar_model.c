@@ -104,7 +104,7 @@ static char *generate(llamac_model *m, llamac_context *ctx, llamac_grammar *g, c
     int rc = llamac_decode(ctx, prompt, n_prompt, false, &err);
     CHECKF(rc == 0, "%s", err.msg);
     for (int i = 0; rc == 0 && i < max_tokens; i++) {
-        if (check_exact && i < 3) check_filter_exact(g, llamac_n_vocab(m), what);
+        if (check_exact && i < 2) check_filter_exact(g, llamac_n_vocab(m), what);
         llamac_token tok = llamac_sampler_sample(s, llamac_logits(ctx, -1));
         CHECKF(tok >= 0, "%s seed %llu: no token at step %d", what, (unsigned long long)seed, i);
         if (tok < 0) break;
@@ -212,7 +212,7 @@ int main(void) {
     if (rc == 0) {
         m = llamac_model_load(out, NULL, &err);
         CHECKF(m != NULL, "%s", err.msg);
-        if (m) run_model("tiny-llama3", m, "Output:", 20, 24);
+        if (m) run_model("tiny-llama3", m, "Output:", 20, 16);
         llamac_model_free(m);
     }
     remove(out);

@@ -207,7 +207,7 @@ static uint32_t hash_state(const uint32_t *ids, uint32_t n, uint32_t partial, bo
 static bool state_equals(const lc_matcher *m, const mstate *s, const uint32_t *ids, uint32_t n,
                          uint32_t partial, bool accepting) {
     return s->count == n && s->partial == partial && s->accepting == accepting &&
-           !memcmp(m->pool + s->first, ids, (size_t)n * sizeof *ids);
+           (n == 0 || !memcmp(m->pool + s->first, ids, (size_t)n * sizeof *ids));
 }
 
 static bool rehash_states(lc_matcher *m) {
@@ -247,7 +247,7 @@ static int32_t intern_state(lc_matcher *m, const uint32_t *ids, uint32_t n, uint
         return m->oom = true, LC_STATE_DEAD;
     m->cap_states = (uint32_t)cap;
     if (!grow_array((void **)&m->pool, &m->cap_pool, m->n_pool + n, sizeof *m->pool)) return m->oom = true, LC_STATE_DEAD;
-    memcpy(m->pool + m->n_pool, ids, (size_t)n * sizeof *ids);
+    if (n) memcpy(m->pool + m->n_pool, ids, (size_t)n * sizeof *ids);
     m->states[m->n_states] = (mstate){(uint32_t)m->n_pool, n, partial, accepting, false};
     m->view.trans[m->n_states] = NULL;
     m->n_pool += n;
@@ -265,7 +265,7 @@ static int32_t finish_expansion(lc_matcher *m) {
         set_error(m, "the grammar is too ambiguous: more than 65536 parse stacks at once");
         return LC_STATE_DEAD;
     }
-    qsort(m->ready, m->n_ready, sizeof *m->ready, compare_u32);
+    if (m->n_ready > 1) qsort(m->ready, m->n_ready, sizeof *m->ready, compare_u32);
     return intern_state(m, m->ready, (uint32_t)m->n_ready, 0, m->ready_accepting);
 }
 
@@ -440,7 +440,7 @@ static int32_t import_state(lc_matcher *m, const uint32_t *chains, size_t *at, u
         *at = end + 1;
     }
     if (m->oom) return LC_STATE_DEAD;
-    qsort(m->ready, m->n_ready, sizeof *m->ready, compare_u32);
+    if (m->n_ready > 1) qsort(m->ready, m->n_ready, sizeof *m->ready, compare_u32);
     return intern_state(m, m->ready, (uint32_t)m->n_ready, partial, accepting);
 }
 

@@ -122,10 +122,9 @@ static int compare_ranges(const void *a, const void *b) {
 }
 
 static uint32_t finish_class(parser *p, uint32_t first, bool negated) {
-    uint32_t n = p->n_ranges - first;
-    lc_grange *r = p->ranges + first;
-    qsort(r, n, sizeof *r, compare_ranges);
-    uint32_t out = 0;
+    uint32_t n = p->n_ranges - first, out = 0;
+    lc_grange *r = n ? p->ranges + first : NULL; /* "." has no ranges (and maybe no array yet) */
+    if (n) qsort(r, n, sizeof *r, compare_ranges);
     for (uint32_t i = 0; i < n; i++) {
         if (out > 0 && r[i].lo <= r[out - 1].hi + 1) {
             if (r[i].hi > r[out - 1].hi) r[out - 1].hi = r[i].hi;
@@ -753,6 +752,8 @@ lc_grammar_rules *lc_grammar_parse(const char *text, size_t len, const char *roo
         fail_at(&p, (size_t)((const char *)memchr(text, 0, len) - text), "%sNUL byte in the grammar text", "");
         return NULL;
     }
+    /* always an array, even for a grammar of "." only: classes index into it */
+    if (!grow(&p, (void **)&p.ranges, &p.cap_ranges, 1, sizeof *p.ranges)) return NULL;
     skip_space(&p, true);
     while (!p.failed && p.pos < p.len) {
         if (parse_rule(&p)) skip_space(&p, true);
