@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_grammar.h"
 
 static const char usage_text[] =
     "usage: llamac run -m FILE [-p PROMPT | -f FILE] [options]\n"
@@ -27,6 +28,7 @@ static const char usage_text[] =
     "                          (default: recognized from the model's metadata)\n"
     "      --stop TEXT         stop when TEXT appears in the output (not printed);\n"
     "                          may be repeated\n"
+    CLI_GRAMMAR_OPTIONS_HELP
     "      --ignore-eos        keep generating past end-of-generation tokens\n"
     "      --no-display-prompt do not echo the prompt before the generated text\n"
     "      --mmap              map the model file instead of reading it into huge-page\n"
@@ -51,6 +53,7 @@ typedef struct run_options {
     const char *chat_template;
     const char *stops[16];
     size_t n_stops;
+    cli_grammar_opts grammar;
 } run_options;
 
 /* Returns CLI_OK, or an exit code (-1 meaning "help printed, exit 0"). */
@@ -67,6 +70,9 @@ static int parse_args(int argc, char **argv, run_options *o) {
         int engine = cli_engine_option("run", argc, argv, &i, &o->sampling, &o->ctx, &o->isa);
         if (engine < 0) return CLI_USAGE;
         if (engine > 0) continue;
+        int grammar = cli_grammar_option("run", argc, argv, &i, &o->grammar);
+        if (grammar < 0) return CLI_USAGE;
+        if (grammar > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
@@ -152,6 +158,7 @@ typedef struct run_state {
     llamac_sampler *sampler;
     llamac_detokenizer *detok;
     llamac_stop *stop;
+    llamac_grammar *grammar;
     llamac_token *prompt;
     llamac_token *generated;
     char *prompt_text;
@@ -161,6 +168,7 @@ static void run_state_free(run_state *s) {
     llamac_detokenizer_free(s->detok);
     llamac_stop_free(s->stop);
     llamac_sampler_free(s->sampler);
+    llamac_grammar_free(s->grammar);
     llamac_context_free(s->ctx);
     llamac_model_free(s->model);
     free(s->prompt);
@@ -195,6 +203,7 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
         const float *logits = llamac_logits(s->ctx, -1);
         int32_t bad = llamac_logits_check(logits, llamac_n_vocab(s->model));
         llamac_token tok = bad < 0 ? llamac_sampler_sample(s->sampler, logits) : -1;
+        if (tok < 0 && bad < 0 && s->grammar) break; /* the grammar is complete and allows nothing more */
         if (tok < 0) {
             fputc('\n', stdout);
             fflush(stdout);
@@ -203,6 +212,7 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
                              bad >= 0 && isnan(logits[bad]) ? "NaN" : "infinite", (long long)(n_prompt + n_gen - 1),
                              (int)(bad >= 0 ? bad : 0));
         }
+        if (s->grammar) llamac_grammar_accept(s->grammar, tok);
         s->generated[n_gen++] = tok;
         llamac_sampler_accept(s->sampler, tok);
         if (!o->ignore_eos && llamac_token_is_eog(s->model, tok)) break;
@@ -241,6 +251,14 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
             (double)t_load_us / 1e3, repacked, llamac_context_kernels(s->ctx), (long long)n_prompt,
             t_prompt_us > 0 ? (double)n_prompt * 1e6 / (double)t_prompt_us : 0.0, (long long)n_gen,
             t_gen_us > 0 ? (double)n_gen * 1e6 / (double)t_gen_us : 0.0);
+    if (s->grammar) {
+        llamac_grammar_stats gs;
+        llamac_grammar_stats_get(s->grammar, &gs);
+        fprintf(stderr, "llamac: grammar: %llu token checks, %llu vocabulary filters (%llu from the cache), "
+                "%.2f ms filtering = %.1f us per generated token\n", (unsigned long long)gs.checks,
+                (unsigned long long)gs.filters, (unsigned long long)gs.filter_cached, (double)gs.filter_us / 1e3,
+                n_gen > 0 ? (double)gs.filter_us / (double)n_gen : 0.0);
+    }
     if (n_gen == n_max && o->n_predict < 0)
         fprintf(stderr, "llamac: stopped: the context of %lld tokens is full\n", (long long)n_ctx);
     return CLI_OK;
@@ -312,6 +330,9 @@ int cmd_run(int argc, char **argv) {
     s.detok = llamac_detokenizer_create(s.model);
     s.stop = llamac_stop_create(o.stops, o.n_stops, &err);
     if (!s.sampler || !s.detok || !s.stop) { run_state_free(&s); return cli_error("run", CLI_FAIL, "out of memory"); }
+    rc = cli_grammar_load("run", s.model, &o.grammar, &s.grammar);
+    if (rc != CLI_OK) { run_state_free(&s); return rc; }
+    llamac_sampler_set_grammar(s.sampler, s.grammar);
     rc = generate(&o, &s, n_prompt, t_load_us);
     run_state_free(&s);
     return rc;
