@@ -21,6 +21,7 @@ static const command commands[] = {
     {"info", cmd_info, "show a GGUF file's metadata and tensors, or the system (--system)"},
     {"tokenize", cmd_tokenize, "show the tokens a text becomes"},
     {"bench", cmd_bench, "measure prompt and generation speed (llama-bench method)"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
 };
 
 static void usage(FILE *out) {
