@@ -170,11 +170,16 @@ enum llamac_kv_type {
     LLAMAC_KV_Q8_0 = 8,
 };
 
+/* Most sequences one context holds (sequence ids are 0..n_seq_max-1). */
+#define LLAMAC_SEQ_MAX 64
+
 typedef struct llamac_context_params {
-    uint32_t n_ctx;      /* 0: the model's training context, capped at 4096 */
+    uint32_t n_ctx;      /* KV cells, shared by all sequences; 0: the model's
+                            training context, capped at 4096 */
     int32_t n_batch;     /* most tokens evaluated in one forward call (prefill tile) */
     int32_t n_threads;   /* 0: physical cores */
     int kv_type;         /* enum llamac_kv_type */
+    int32_t n_seq_max;   /* sequences the context holds, 1..LLAMAC_SEQ_MAX; 0: 1 */
 } llamac_context_params;
 
 llamac_context_params llamac_context_default_params(void);
@@ -185,20 +190,93 @@ void llamac_context_free(llamac_context *ctx);
 uint32_t llamac_n_ctx(const llamac_context *ctx);
 /* The kernel table the context computes with ("avx2", "avx512", ...). */
 const char *llamac_context_kernels(const llamac_context *ctx);
-/* Number of positions already in the KV cache. */
-uint32_t llamac_n_past(const llamac_context *ctx);
-/* Drops cached positions >= n_keep (0 clears the cache). */
-void llamac_kv_truncate(llamac_context *ctx, uint32_t n_keep);
 
-/* Runs the forward pass over `n` tokens placed after the cached ones
- * (prefill when n > 1, decode when n == 1). Logits are kept for the last
- * token, or for every token when `all_logits` is set. Fails cleanly when the
- * tokens do not fit in the context or an id is out of range. */
+/* Single-sequence calls: thin wrappers over sequence 0 (the batch calls
+ * below). */
+/* Number of positions of sequence 0 in the KV cache (its last position + 1). */
+uint32_t llamac_n_past(const llamac_context *ctx);
+/* Drops sequence 0's positions >= n_keep (0 clears it). */
+void llamac_kv_truncate(llamac_context *ctx, uint32_t n_keep);
+/* Runs the forward pass over `n` tokens of sequence 0 placed after its
+ * cached ones (prefill when n > 1, decode when n == 1). Logits are kept for
+ * the last token, or for every token when `all_logits` is set. Fails cleanly
+ * when the tokens do not fit in the context or an id is out of range. */
 int llamac_decode(llamac_context *ctx, const llamac_token *tokens, int32_t n, bool all_logits,
                   llamac_error *err);
-/* Logits (n_vocab floats) of the i-th token of the last decode call;
- * i = -1 means the last one. NULL if that row was not computed. */
+/* Logits (n_vocab floats) of the i-th token (batch entry) of the last
+ * decode call; i = -1 means the last one. NULL if that row was not
+ * computed. Valid until the next decode call. */
 const float *llamac_logits(const llamac_context *ctx, int32_t i);
+
+/* ------------------------------------------------- batches and sequences */
+
+/* Several sequences in one context. The KV cache is n_ctx cells shared by
+ * all sequences; each cell holds one token's K and V and is tagged with the
+ * sequences that see it. A query attends to the cells of its sequence whose
+ * position is <= its own (causal). Copying a sequence tags the same cells
+ * with another id (no data is copied): a prompt prefix evaluated once then
+ * serves every sequence that starts with it.
+ *
+ * A batch is a list of entries (token, position, sequence ids, whether its
+ * logits are wanted) decoded in one call: prefill chunks of some sequences
+ * and single decode tokens of others, in any mix. Every weight matrix runs
+ * as one product over all entries, so decoding 8 sequences together costs
+ * little more than decoding one. */
+typedef int32_t llamac_seq_id;
+typedef struct llamac_batch llamac_batch;
+
+/* A batch of at most `capacity` entries (>= 1); NULL when out of memory. */
+llamac_batch *llamac_batch_create(int32_t capacity);
+void llamac_batch_free(llamac_batch *b);
+/* Removes every entry (the capacity stays). */
+void llamac_batch_clear(llamac_batch *b);
+int32_t llamac_batch_size(const llamac_batch *b);
+/* Appends an entry: token `tok` at position `pos` of the sequences
+ * seqs[0..n_seqs) (1 <= n_seqs <= LLAMAC_SEQ_MAX). Its K/V cell is tagged
+ * with all of them, and it attends to the cells of seqs[0]: give several
+ * ids only to a token that all of them share (a common prefix). Returns the
+ * entry's index, or -1 when the batch is full or n_seqs is out of range
+ * (ids are checked by llamac_decode_batch). */
+int32_t llamac_batch_add(llamac_batch *b, llamac_token tok, int32_t pos, const llamac_seq_id *seqs,
+                         int32_t n_seqs, bool want_logits);
+
+/* Decodes a whole batch (split internally into forward calls of at most
+ * n_batch entries, in entry order). The batch is checked as a whole before
+ * anything is written, so a failed call leaves the context as it was:
+ *   - at least one entry; tokens inside the vocabulary;
+ *   - sequence ids in [0, n_seq_max), none repeated within an entry;
+ *   - each sequence's entries, in batch order, at consecutive positions
+ *     starting right after its last cached position (0 when it is empty);
+ *   - a free cell for every entry: a full cache fails with a message naming
+ *     the sequence and the cells it needs (nothing is overwritten).
+ * Returns 0, or -1 with the reason in err. */
+int llamac_decode_batch(llamac_context *ctx, const llamac_batch *b, llamac_error *err);
+/* Logits (n_vocab floats) of entry `entry` of the last decode call (-1: the
+ * last entry); NULL when that entry did not ask for them. Valid until the
+ * next decode call. Same as llamac_logits. */
+const float *llamac_batch_logits(const llamac_context *ctx, int32_t entry);
+
+/* Sequence operations. A position range is [p0, p1): p0 < 0 means 0, p1 < 0
+ * means no upper end. */
+/* Removes the positions [p0, p1) of sequence `seq` (seq -1: of every
+ * sequence); cells no sequence sees any more become free. Later tokens of
+ * the sequence must continue after its last remaining position, so remove
+ * a tail to re-decode it. false if seq is out of range. */
+bool llamac_seq_rm(llamac_context *ctx, llamac_seq_id seq, int32_t p0, int32_t p1);
+/* Makes sequence dst see src's cells in [p0, p1) (dst's own cells in that
+ * range are removed first). No K/V data is copied. false if an id is out of
+ * range. */
+bool llamac_seq_cp(llamac_context *ctx, llamac_seq_id src, llamac_seq_id dst, int32_t p0, int32_t p1);
+/* Removes every sequence but `seq` (nothing when seq is out of range). */
+void llamac_seq_keep(llamac_context *ctx, llamac_seq_id seq);
+/* First / last cached position of a sequence; -1 when it is empty (or the
+ * id is out of range). */
+int32_t llamac_seq_pos_min(const llamac_context *ctx, llamac_seq_id seq);
+int32_t llamac_seq_pos_max(const llamac_context *ctx, llamac_seq_id seq);
+/* Cells that hold a token of some sequence (of n_ctx). */
+uint32_t llamac_kv_cells_used(const llamac_context *ctx);
+/* The number of sequences the context holds (n_seq_max). */
+int32_t llamac_n_seq_max(const llamac_context *ctx);
 
 /* ---------------------------------------------------------------- sampler */
 

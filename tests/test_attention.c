@@ -6,7 +6,8 @@
  * pos0 0 and > 0, 1/7/33 tokens, 1/2/3 threads, scalar and SIMD ISAs.
  * Also: identical bits for every thread count, unsupported shapes give NaN,
  * and the error against the unquantized K/V (what an F16 or Q8_0 cache
- * costs). `test_attention --bench` times decode at Llama 3 8B shape,
+ * costs). A cache shared by sequences: tokens reading scattered cell lists
+ * up to their causal counts, runs and single tokens mixed. `test_attention --bench` times decode at Llama 3 8B shape,
  * `--bench-prefill` prefill at the target models' shapes. */
 #include <math.h>
 #include <stdint.h>
@@ -120,28 +121,32 @@ static lc_attn_args fixture_args(const fixture *f, float *out) {
     return a;
 }
 
-/* Float64 two-pass softmax attention over float rows k, v; the max abs
- * difference from `got`. */
-static double max_error_vs_naive(const fixture *f, const float *k, const float *v, const float *got) {
+/* Float64 two-pass softmax attention over float rows k, v, each token
+ * reading the rows the args give it (all of pos0+i+1, or its cell list);
+ * the max abs difference from `got`. */
+static double max_error_vs_naive_args(const fixture *f, const lc_attn_args *a, const float *k, const float *v,
+                                      const float *got) {
     const int D = f->c.head_dim, H = f->n_head, group = f->c.ratio;
     double worst = 0.0;
     double *w = xcalloc((size_t)f->n_ctx, sizeof(double));
     for (int32_t r = 0; r < f->c.n_tokens; r++) {
-        const int64_t n_pos = (int64_t)f->c.pos0 + r + 1;
+        const int64_t n_pos = lc_attn_n_seen(a, r);
+        const int32_t *cells = lc_attn_cells(a, r);
         for (int h = 0; h < H; h++) {
             const float *q = f->q + ((int64_t)r * H + h) * D;
             const int64_t e0 = (int64_t)(h / group) * D;
             double max_s = -INFINITY, sum = 0.0;
             for (int64_t t = 0; t < n_pos; t++) {
+                const int64_t row = cells ? cells[t] : t;
                 double s = 0.0;
-                for (int i = 0; i < D; i++) s += (double)q[i] * k[t * f->row_elems + e0 + i];
+                for (int i = 0; i < D; i++) s += (double)q[i] * k[row * f->row_elems + e0 + i];
                 w[t] = s / sqrt((double)D);
                 if (w[t] > max_s) max_s = w[t];
             }
             for (int64_t t = 0; t < n_pos; t++) { w[t] = exp(w[t] - max_s); sum += w[t]; }
             for (int i = 0; i < D; i++) {
                 double o = 0.0;
-                for (int64_t t = 0; t < n_pos; t++) o += w[t] * v[t * f->row_elems + e0 + i];
+                for (int64_t t = 0; t < n_pos; t++) o += w[t] * v[(cells ? cells[t] : t) * f->row_elems + e0 + i];
                 const double err = fabs(o / sum - got[((int64_t)r * H + h) * D + i]);
                 if (!(err <= worst)) worst = err; /* NaN sticks */
             }
@@ -149,6 +154,11 @@ static double max_error_vs_naive(const fixture *f, const float *k, const float *
     }
     free(w);
     return worst;
+}
+
+static double max_error_vs_naive(const fixture *f, const float *k, const float *v, const float *got) {
+    const lc_attn_args a = fixture_args(f, NULL);
+    return max_error_vs_naive_args(f, &a, k, v, got);
 }
 
 static double max_abs_diff(const float *a, const float *b, int64_t n) {
@@ -268,6 +278,116 @@ static void check_edges(lc_compute *const *computes, const char *simd_isa, error
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_case(&cases[i], computes, simd_isa, seed++, stats);
 }
 
+/* ------------------------------------------- caches shared by sequences */
+
+/* A cache of n_ctx rows shared by three sequences, as the context keeps it
+ * (model/context.h): each token reads its sequence's cell list up to its
+ * causal limit. Sequence 0 owns rows 0..len0-1 in order (a NULL list, the
+ * contiguous case); sequences 1 and 2 own scattered rows, listed in
+ * position order, which is not row order. The call's tokens are runs of
+ * one sequence (prefill tiles) and single tokens of others (items), in
+ * the given order of sequences. */
+typedef struct shared_case {
+    int type, head_dim, n_head_kv, ratio;
+    int32_t n_tokens[3];     /* query tokens per sequence (the last ones of its list) */
+    int32_t len[3];          /* list length per sequence */
+    int order[6];            /* sequence of each run of the call, -1 ends */
+} shared_case;
+
+static void check_shared_case(const shared_case *sc, lc_compute *const *computes, const char *simd_isa,
+                              uint64_t seed, error_stats *stats) {
+    int32_t total_tokens = 0, n_rows = 0;
+    for (int s = 0; s < 3; s++) { total_tokens += sc->n_tokens[s]; n_rows += sc->len[s]; }
+    const attn_case c = {sc->type, sc->head_dim, sc->n_head_kv, sc->ratio, (uint32_t)(n_rows - total_tokens),
+                         total_tokens, 2.0f, false};
+    char name[200];
+    snprintf(name, sizeof name, "shared cache %s D=%d kv=%d ratio=%d lens %d/%d/%d tokens %d/%d/%d",
+             lc_type_name(sc->type), sc->head_dim, sc->n_head_kv, sc->ratio, sc->len[0], sc->len[1], sc->len[2],
+             sc->n_tokens[0], sc->n_tokens[1], sc->n_tokens[2]);
+    fixture f;
+    fixture_init(&f, &c, seed); /* n_ctx = n_rows cache rows */
+
+    /* rows len0.. are dealt to sequences 1 and 2 at random, then each list
+     * is shuffled: position order is not row order */
+    int32_t *lists[3] = {NULL, xcalloc((size_t)sc->len[1], sizeof(int32_t)), xcalloc((size_t)sc->len[2], sizeof(int32_t))};
+    uint64_t rng = seed * 7 + 3;
+    int32_t n1 = 0, n2 = 0;
+    for (int32_t row = sc->len[0]; row < n_rows; row++) {
+        const bool to1 = n2 == sc->len[2] || (n1 < sc->len[1] && lc_test_rand(&rng) % 2);
+        if (to1) lists[1][n1++] = row; else lists[2][n2++] = row;
+    }
+    for (int s = 1; s < 3; s++)
+        for (int32_t i = sc->len[s] - 1; i > 0; i--) {
+            const int32_t j = (int32_t)(lc_test_rand(&rng) % (uint64_t)(i + 1));
+            const int32_t t = lists[s][i]; lists[s][i] = lists[s][j]; lists[s][j] = t;
+        }
+    const int32_t **cells = xcalloc((size_t)total_tokens, sizeof *cells);
+    int32_t *n_seen = xcalloc((size_t)total_tokens, sizeof(int32_t));
+    int32_t token = 0, next[3] = {0, 0, 0};
+    for (int o = 0; o < 6 && sc->order[o] >= 0; o++) {
+        const int s = sc->order[o];
+        /* a run takes all of this sequence's remaining tokens, or one when
+         * the sequence comes back later in the order */
+        bool again = false;
+        for (int o2 = o + 1; o2 < 6 && sc->order[o2] >= 0; o2++) again |= sc->order[o2] == s;
+        const int32_t n_run = again ? 1 : sc->n_tokens[s] - next[s];
+        for (int32_t i = 0; i < n_run; i++, token++, next[s]++) {
+            cells[token] = lists[s];
+            n_seen[token] = sc->len[s] - sc->n_tokens[s] + next[s] + 1;
+        }
+    }
+    CHECKF(token == total_tokens, "%s: bad case", name);
+
+    lc_attn_args a = fixture_args(&f, f.ref);
+    a.cells = cells;
+    a.n_seen = n_seen;
+    lc_attention_ref(&a);
+    const double err = max_error_vs_naive_args(&f, &a, f.k_deq, f.v_deq, f.ref);
+    CHECKF(err <= KERNEL_TOL, "%s: reference vs float64: %g", name, err);
+    const int ti = type_index(c.type);
+    if (err > stats->kernel[ti]) stats->kernel[ti] = err;
+    const char *isas[2] = {"scalar", simd_isa};
+    const int n_isas = strcmp(simd_isa, "scalar") == 0 ? 1 : 2;
+    for (int i = 0; i < n_isas; i++)
+        for (int n = 0; n < N_THREAD_COUNTS; n++) {
+            lc_compute *cc = computes[n];
+            if (lc_compute_set_isa(cc, isas[i], NULL) != 0) { CHECKF(0, "cannot select %s", isas[i]); continue; }
+            for (int64_t e = 0; e < f.q_elems; e++) f.out[e] = -12345.0f;
+            a.out = f.out;
+            lc_attention(cc, &a);
+            const double d = max_abs_diff(f.out, f.ref, f.q_elems);
+            CHECKF(d <= KERNEL_TOL, "%s: %s, %d threads: vs reference %g", name, isas[i], n + 1, d);
+            if (d > stats->kernel[ti]) stats->kernel[ti] = d;
+            if (n == 0) memcpy(f.first, f.out, (size_t)f.q_elems * sizeof(float));
+            else
+                CHECKF(memcmp(f.first, f.out, (size_t)f.q_elems * sizeof(float)) == 0,
+                       "%s: %s: %d threads differ from 1 thread", name, isas[i], n + 1);
+        }
+    for (int n = 0; n < N_THREAD_COUNTS; n++) lc_compute_set_isa(computes[n], simd_isa, NULL);
+    free(lists[1]);
+    free(lists[2]);
+    free(cells);
+    free(n_seen);
+    fixture_free(&f);
+}
+
+static void check_shared(lc_compute *const *computes, const char *simd_isa, error_stats *stats) {
+    const shared_case cases[] = {
+        /* decode: one token per sequence (items) */
+        {LC_TYPE_F16, 64, 2, 4, {1, 1, 1}, {70, 45, 33}, {0, 1, 2, -1}},
+        {LC_TYPE_Q8_0, 128, 2, 2, {1, 1, 1}, {9, 100, 3}, {2, 0, 1, -1}},
+        /* a prefill run (tiles across blocks and the diagonal) mixed with
+         * decode tokens, a sequence split around another */
+        {LC_TYPE_F32, 64, 2, 4, {1, 37, 1}, {50, 80, 20}, {0, 1, 2, -1}},
+        {LC_TYPE_F16, 32, 4, 1, {2, 1, 9}, {12, 40, 66}, {0, 2, 1, 0, -1}},
+        {LC_TYPE_Q8_0, 64, 1, 8, {5, 33, 2}, {5, 60, 35}, {1, 0, 2, -1}},
+        /* odd head dim: no SIMD kernel */
+        {LC_TYPE_F32, 20, 2, 2, {3, 1, 2}, {10, 30, 8}, {0, 1, 2, -1}},
+    };
+    uint64_t seed = 5000;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_shared_case(&cases[i], computes, simd_isa, seed++, stats);
+}
+
 static void check_unsupported(lc_compute *c) {
     CHECK(lc_attention_supports(LC_TYPE_F16, 32, 8, 128));
     CHECK(lc_attention_supports(LC_TYPE_Q8_0, 8, 8, 4));        /* row of 32 */
@@ -280,7 +400,7 @@ static void check_unsupported(lc_compute *c) {
     float q[2 * 6 * 8] = {0}, out[2 * 6 * 8] = {0};
     float kv[8 * 4 * 8] = {0};
     lc_attn_args a = {q, (const uint8_t *)kv, (const uint8_t *)kv, 4 * 8 * sizeof(float), LC_TYPE_F32,
-                      6, 4, 8, 3, 2, out};
+                      6, 4, 8, 3, 2, out, NULL, NULL};
     lc_attention(c, &a);
     int nan_count = 0;
     for (int i = 0; i < 2 * 6 * 8; i++) nan_count += isnan(out[i]) != 0;
@@ -348,7 +468,7 @@ static void bench(void) {
                     while (t1 - t0 < 0.05 || calls < n_layers) {
                         const uint8_t *layer = cache + (size_t)(calls % n_layers) * 2 * layer_bytes;
                         lc_attn_args a = {q, layer, layer + layer_bytes, row_size, types[ti], H, N_KV, D,
-                                          (uint32_t)ctx - 1, 1, out};
+                                          (uint32_t)ctx - 1, 1, out, NULL, NULL};
                         if (variant == 0) lc_attention_ref(&a);
                         else lc_attention(cc, &a);
                         calls++;
@@ -400,7 +520,7 @@ static void bench_prefill(void) {
                 for (int e = 0; e < row; e++) tmp[e] = lc_test_randf(&rng);
                 lc_type_traits_get(LC_TYPE_F16)->from_float(tmp, v + (size_t)t * row_size, row);
             }
-            const lc_attn_args a = {q, k, v, row_size, LC_TYPE_F16, H, b->n_kv, b->D, 0, n, out};
+            const lc_attn_args a = {q, k, v, row_size, LC_TYPE_F16, H, b->n_kv, b->D, 0, n, out, NULL, NULL};
             const double flops = 4.0 * H * b->D * ((double)n * (n + 1) / 2);
             double ms[2] = {INFINITY, INFINITY};
             for (int round = 0; round < 3; round++)
@@ -443,6 +563,7 @@ int main(int argc, char **argv) {
     error_stats stats = {{0}, {0}};
     check_matrix(computes, simd_isa, &stats);
     check_edges(computes, simd_isa, &stats);
+    check_shared(computes, simd_isa, &stats);
     check_unsupported(computes[1]);
     fprintf(stderr, "worst kernel error (f32 f16 q8_0): %.2g %.2g %.2g; vs unquantized K/V: %.2g %.2g %.2g\n",
             stats.kernel[0], stats.kernel[1], stats.kernel[2], stats.cache[0], stats.cache[1], stats.cache[2]);

@@ -84,15 +84,16 @@ void lc_attention_ref(const lc_attn_args *a) {
     float acc[LC_ATTN_HEAD_DIM_MAX];
 
     for (int32_t r = 0; r < a->n_tokens; r++) {
-        const int64_t n_pos = (int64_t)a->pos0 + r + 1;
+        const int64_t n_pos = lc_attn_n_seen(a, r);
+        const int32_t *cells = lc_attn_cells(a, r);
         for (int h = 0; h < H; h++) {
             const float *q = a->q + ((int64_t)r * H + h) * D;
             const int64_t e0 = (int64_t)(h / group) * D;
             float max_score = -INFINITY, sum = 0.0f;
             for (int i = 0; i < D; i++) acc[i] = 0.0f;
             for (int64_t t = 0; t < n_pos; t++) {
-                const uint8_t *krow = a->k + (size_t)t * a->row_size;
-                const uint8_t *vrow = a->v + (size_t)t * a->row_size;
+                const uint8_t *krow = a->k + lc_attn_row(cells, t, a->row_size);
+                const uint8_t *vrow = a->v + lc_attn_row(cells, t, a->row_size);
                 float s = 0.0f;
                 for (int i = 0; i < D; i++) s += q[i] * row_elem(a->kv_type, krow, e0 + i);
                 s *= scale;
@@ -131,7 +132,8 @@ static float online_step(float s, float *max_score, float *sum, float *acc, int 
 void lc_attention_item_scalar(const lc_attn_args *a, const lc_attn_item *it) {
     enum { HEADS_MAX = LC_ATTN_UNITS_MAX * LC_ATTN_SUBGROUP_MAX };
     const int D = a->head_dim, H = a->n_head, W = lc_attn_unit_width(a);
-    const int64_t n_pos = (int64_t)a->pos0 + it->token + 1;
+    const int64_t n_pos = lc_attn_n_seen(a, it->token);
+    const int32_t *cells = lc_attn_cells(a, it->token);
     const float scale = 1.0f / sqrtf((float)D);
     const float *q = a->q + (int64_t)it->token * H * D;
     lc_attn_unit units[LC_ATTN_UNITS_MAX];
@@ -144,7 +146,8 @@ void lc_attention_item_scalar(const lc_attn_args *a, const lc_attn_item *it) {
     for (int64_t i = 0; i < (int64_t)it->n_units * W * D; i++) acc[i] = 0.0f;
 
     for (int64_t t = 0; t < n_pos; t++) {
-        const uint8_t *krow = a->k + (size_t)t * a->row_size, *vrow = a->v + (size_t)t * a->row_size;
+        const size_t row = lc_attn_row(cells, t, a->row_size);
+        const uint8_t *krow = a->k + row, *vrow = a->v + row;
         int widened = -1; /* consecutive units share a KV head: widen its slice once */
         for (int j = 0; j < it->n_units; j++) {
             const lc_attn_unit *u = &units[j];
@@ -256,22 +259,51 @@ static item_kernel kernel_for(const lc_compute *c, const lc_attn_args *a) {
 
 typedef void (*tile_kernel)(const lc_attn_args *a, const lc_attn_tile *tile);
 
+/* A run of consecutive tokens that read the same cell list. */
+typedef struct token_run {
+    int32_t token0, n_tokens;
+    int64_t tiles_before;    /* token tiles of the runs before this one */
+} token_run;
+
 typedef struct tile_job {
     const lc_attn_args *a;
     tile_kernel kernel;
     int n_units;
     int tokens_per_tile;
+    const token_run *runs;
+    int n_runs;
     int64_t n_tiles;
     atomic_int_fast64_t next_tile;
 } tile_job;
 
-/* Tile k: token tiles from the last (longest causal rows) back to the
- * first, which holds the remainder; within one, unit by unit. */
+/* Splits the call's tokens into runs that share a cell list; returns their
+ * count, or -1 when there are more than `max`. Without cell lists every
+ * token reads the same rows: one run. */
+static int find_runs(const lc_attn_args *a, token_run *runs, int max) {
+    int n = 0;
+    for (int32_t t = 0; t < a->n_tokens; t++) {
+        if (n > 0 && lc_attn_cells(a, t) == lc_attn_cells(a, runs[n - 1].token0)) {
+            runs[n - 1].n_tokens++;
+            continue;
+        }
+        if (n == max) return -1;
+        runs[n++] = (token_run){.token0 = t, .n_tokens = 1};
+    }
+    return n;
+}
+
+/* Tile k: the runs in order; within one, token tiles from the last
+ * (longest causal rows) back to the first, which holds the remainder, and
+ * within one token tile, unit by unit. */
 static lc_attn_tile tile_at(const tile_job *j, int64_t k) {
-    const int32_t from_end = (int32_t)(k / j->n_units);
-    const int32_t end = j->a->n_tokens - from_end * j->tokens_per_tile;
+    const int64_t token_tile = k / j->n_units;
+    int r = 0;
+    while (r + 1 < j->n_runs && j->runs[r + 1].tiles_before <= token_tile) r++;
+    const token_run *run = &j->runs[r];
+    const int32_t from_end = (int32_t)(token_tile - run->tiles_before);
+    const int32_t end = run->n_tokens - from_end * j->tokens_per_tile;
     const int32_t begin = end > j->tokens_per_tile ? end - j->tokens_per_tile : 0;
-    lc_attn_tile t = {.token0 = begin, .n_tokens = end - begin, .unit = (int)(k % j->n_units)};
+    lc_attn_tile t = {.token0 = run->token0 + begin, .n_tokens = end - begin, .unit = (int)(k % j->n_units)};
     return t;
 }
 
@@ -289,10 +321,13 @@ static void tile_worker(void *arg, int64_t begin, int64_t end, int thread) {
 }
 
 /* The tile kernel for this context and shape, or NULL: tiles pay off from
- * two query tokens up (decode keeps the per-token items, which split one
- * token's heads over the threads). */
-static tile_kernel tile_kernel_for(const lc_compute *c, const lc_attn_args *a) {
-    if (a->n_tokens < 2) return NULL;
+ * two query tokens of one run up (decode keeps the per-token items, which
+ * split one token's heads over the threads). */
+static tile_kernel tile_kernel_for(const lc_compute *c, const lc_attn_args *a, const token_run *runs,
+                                   int n_runs) {
+    bool several = false;
+    for (int r = 0; r < n_runs; r++) several |= runs[r].n_tokens >= 2;
+    if (!several) return NULL;
 #if defined(__x86_64__)
     if (avx2_applies(c, a) && a->head_dim <= LC_ATTN_TILE_DIM_MAX) return lc_attention_tile_avx2;
 #else
@@ -301,14 +336,20 @@ static tile_kernel tile_kernel_for(const lc_compute *c, const lc_attn_args *a) {
     return NULL;
 }
 
-static void run_tiles(lc_compute *c, const lc_attn_args *a, tile_kernel kernel) {
+static void run_tiles(lc_compute *c, const lc_attn_args *a, tile_kernel kernel, token_run *runs, int n_runs) {
     tile_job job = {
         .a = a,
         .kernel = kernel,
         .n_units = a->n_head_kv * lc_attn_units_per_kv_head(a),
         .tokens_per_tile = lc_attn_tile_tokens(a),
+        .runs = runs,
+        .n_runs = n_runs,
     };
-    const int64_t token_tiles = (a->n_tokens + job.tokens_per_tile - 1) / job.tokens_per_tile;
+    int64_t token_tiles = 0;
+    for (int r = 0; r < n_runs; r++) {
+        runs[r].tiles_before = token_tiles;
+        token_tiles += (runs[r].n_tokens + job.tokens_per_tile - 1) / job.tokens_per_tile;
+    }
     job.n_tiles = token_tiles * job.n_units;
     atomic_init(&job.next_tile, 0);
     const int n_threads = lc_compute_n_threads(c);
@@ -323,9 +364,11 @@ void lc_attention(lc_compute *c, const lc_attn_args *a) {
         fill_nan(a->out, (int64_t)a->n_tokens * a->n_head * a->head_dim);
         return;
     }
-    const tile_kernel tiles = tile_kernel_for(c, a);
+    token_run runs[LC_ATTN_RUNS_MAX];
+    const int n_runs = find_runs(a, runs, LC_ATTN_RUNS_MAX);
+    const tile_kernel tiles = n_runs > 0 ? tile_kernel_for(c, a, runs, n_runs) : NULL;
     if (tiles) {
-        run_tiles(c, a, tiles);
+        run_tiles(c, a, tiles, runs, n_runs);
         return;
     }
     const int n_threads = lc_compute_n_threads(c);

@@ -37,10 +37,34 @@ typedef struct lc_attn_args {
     size_t row_size;         /* bytes per cached row (n_head_kv*head_dim elements of kv_type) */
     int kv_type;             /* LC_TYPE_F32, LC_TYPE_F16 or LC_TYPE_Q8_0 (row quantized in blocks of 32 along the row) */
     int n_head, n_head_kv, head_dim;
-    uint32_t pos0;           /* position of token 0; token i attends to cache rows 0..pos0+i */
+    uint32_t pos0;           /* without cells: token i attends to cache rows 0..pos0+i */
     int32_t n_tokens;
     float *out;              /* [n_tokens][n_head * head_dim] */
+    /* A cache shared by several sequences (model/context.h): which rows each
+     * token attends to. cells NULL: rows 0..pos0+i, as above (one sequence
+     * whose cell index is its position). Otherwise token i attends to
+     * n_seen[i] >= 1 rows, cells[i][0..n_seen[i]) in position order (the
+     * causal limit is the count), or rows 0..n_seen[i]-1 when cells[i] is
+     * NULL (the contiguous case). Tokens that share a list should be
+     * consecutive: a prefill tile covers one run of tokens with the same list. */
+    const int32_t *const *cells;
+    const int32_t *n_seen;
 } lc_attn_args;
+
+/* How many cache rows token t attends to. */
+static inline int64_t lc_attn_n_seen(const lc_attn_args *a, int32_t t) {
+    return a->cells ? a->n_seen[t] : (int64_t)a->pos0 + t + 1;
+}
+
+/* The cell list token t reads (NULL: rows 0, 1, 2, ...). */
+static inline const int32_t *lc_attn_cells(const lc_attn_args *a, int32_t t) {
+    return a->cells ? a->cells[t] : NULL;
+}
+
+/* Byte offset of the j-th row of a cell list in a cache of row_size rows. */
+static inline size_t lc_attn_row(const int32_t *cells, int64_t j, size_t row_size) {
+    return (size_t)(cells ? cells[j] : j) * row_size;
+}
 
 /* Whether lc_attention handles this shape and cache type: F32/F16/Q8_0,
  * 1 <= head_dim <= LC_ATTN_HEAD_DIM_MAX, n_head a multiple of n_head_kv,
@@ -127,9 +151,13 @@ void lc_attention_item_avx2(const lc_attn_args *a, const lc_attn_item *it);
 
 typedef struct lc_attn_tile {
     int32_t token0;  /* first token */
-    int n_tokens;    /* 1..LC_ATTN_TILE_ROWS / unit width */
+    int n_tokens;    /* 1..LC_ATTN_TILE_ROWS / unit width, all reading one cell list */
     int unit;
 } lc_attn_tile;
+
+/* Most runs of tokens with one cell list that lc_attention tiles; a call
+ * with more runs (tokens of many sequences interleaved) uses items. */
+#define LC_ATTN_RUNS_MAX 128
 
 /* Tokens per tile: as many as fill LC_ATTN_TILE_ROWS rows at this shape's
  * unit width. */

@@ -42,6 +42,7 @@ typedef struct unit_state {
 
 typedef struct item_state {
     const uint8_t *k, *v;   /* cache rows of this layer */
+    const int32_t *cells;   /* the rows the token reads, in order (NULL: 0, 1, 2, ...) */
     size_t row_size;
     int D;
     int n_units;
@@ -143,18 +144,18 @@ LC_INLINE void unit_values(int type, int G, int NR, int D, const unit_state *u, 
 LC_INLINE void item_block(int type, int G, const item_state *st, int64_t t0, int nb) {
     const int D = st->D;
     for (int t = 0; t < nb; t++) {
-        const uint8_t *krow = st->k + (size_t)(t0 + t) * st->row_size;
+        const uint8_t *krow = st->k + lc_attn_row(st->cells, t0 + t, st->row_size);
         for (int j = 0; j < st->n_units; j++) unit_scores(type, G, D, &st->units[j], krow, t);
     }
     for (int j = 0; j < st->n_units; j++) unit_softmax(G, D, &st->units[j], nb);
     int t = 0;
     for (; t + 4 <= nb; t += 4) {
         const uint8_t *rows[4];
-        for (int r = 0; r < 4; r++) rows[r] = st->v + (size_t)(t0 + t + r) * st->row_size;
+        for (int r = 0; r < 4; r++) rows[r] = st->v + lc_attn_row(st->cells, t0 + t + r, st->row_size);
         for (int j = 0; j < st->n_units; j++) unit_values(type, G, 4, D, &st->units[j], rows, t);
     }
     for (; t < nb; t++) {
-        const uint8_t *row = st->v + (size_t)(t0 + t) * st->row_size;
+        const uint8_t *row = st->v + lc_attn_row(st->cells, t0 + t, st->row_size);
         for (int j = 0; j < st->n_units; j++) unit_values(type, G, 1, D, &st->units[j], &row, t);
     }
 }
@@ -163,7 +164,7 @@ LC_INLINE void item_block(int type, int G, const item_state *st, int64_t t0, int
 
 LC_INLINE void run_item(int type, int G, const lc_attn_args *a, const lc_attn_item *it) {
     const int D = a->head_dim, H = a->n_head;
-    const int64_t n_pos = (int64_t)a->pos0 + it->token + 1;
+    const int64_t n_pos = lc_attn_n_seen(a, it->token);
     const float scale = 1.0f / sqrtf((float)D);
     _Alignas(32) float qs[LC_ATTN_ITEM_FLOATS];
     _Alignas(32) float acc[LC_ATTN_ITEM_FLOATS];
@@ -188,7 +189,7 @@ LC_INLINE void run_item(int type, int G, const lc_attn_args *a, const lc_attn_it
             u->acc[i] = 0.0f;
         }
     }
-    const item_state st = {a->k, a->v, a->row_size, D, it->n_units, units};
+    const item_state st = {a->k, a->v, lc_attn_cells(a, it->token), a->row_size, D, it->n_units, units};
     for (int64_t t0 = 0; t0 < n_pos; t0 += ATTN_BLOCK)
         item_block(type, G, &st, t0, n_pos - t0 < ATTN_BLOCK ? (int)(n_pos - t0) : ATTN_BLOCK);
 

@@ -36,8 +36,9 @@
 
 typedef struct tile_state {
     int D;
+    const int32_t *cells;          /* the rows the tile's tokens read (NULL: 0, 1, 2, ...) */
     int rows;                      /* query rows: tokens x heads */
-    int64_t limit[TILE_ROWS];      /* last cache position each row attends */
+    int64_t limit[TILE_ROWS];      /* last entry of the cell list each row attends */
     float max[TILE_ROWS], sum[TILE_ROWS], shrink[TILE_ROWS];
     float *qs;                     /* [rows][D] queries times 1/sqrt(D) */
     float *acc;                    /* [rows][D] unnormalised outputs */
@@ -47,12 +48,12 @@ typedef struct tile_state {
 
 /* ------------------------------------------------------------ widening */
 
-/* Rows t0..t0+nb of one cache, elements [e0, e0+D), as floats in dst;
- * rows nb..n_padded are zero (their scores are masked). */
-LC_INLINE void widen_block(int type, const uint8_t *cache, size_t row_size, int64_t e0, int D, int64_t t0,
-                           int nb, int n_padded, float *dst) {
+/* Rows t0..t0+nb of a cell list of one cache, elements [e0, e0+D), as
+ * floats in dst; rows nb..n_padded are zero (their scores are masked). */
+LC_INLINE void widen_block(int type, const uint8_t *cache, const int32_t *cells, size_t row_size, int64_t e0,
+                           int D, int64_t t0, int nb, int n_padded, float *dst) {
     for (int j = 0; j < nb; j++) {
-        const uint8_t *row = cache + (size_t)(t0 + j) * row_size;
+        const uint8_t *row = cache + lc_attn_row(cells, t0 + j, row_size);
         float *out = dst + (int64_t)j * D;
         for (int i = 0; i < D; i += 8)
             _mm256_store_ps(out + i, load8(type, row, e0 + i, step_scale(type, row, e0 + i)));
@@ -66,12 +67,12 @@ LC_INLINE void widen_block(int type, const uint8_t *cache, size_t row_size, int6
  * exact for F32/F16, within a block for Q8_0), ahead of their use: the
  * rows are a row_size stride apart, and the block being computed meanwhile
  * hides their latency. */
-static void prefetch_block(const lc_attn_args *a, int64_t e0, int64_t t0, int nb) {
+static void prefetch_block(const lc_attn_args *a, const int32_t *cells, int64_t e0, int64_t t0, int nb) {
     const int64_t row_elems = (int64_t)a->n_head_kv * a->head_dim;
     const size_t begin = (size_t)(e0 * (int64_t)a->row_size / row_elems);
     const size_t end = (size_t)(((e0 + a->head_dim) * (int64_t)a->row_size + row_elems - 1) / row_elems);
     for (int j = 0; j < nb; j++) {
-        const size_t row = (size_t)(t0 + j) * a->row_size;
+        const size_t row = lc_attn_row(cells, t0 + j, a->row_size);
         for (size_t b = begin & ~(size_t)63; b < end; b += 64) {
             _mm_prefetch((const char *)(a->k + row + b), _MM_HINT_T0);
             _mm_prefetch((const char *)(a->v + row + b), _MM_HINT_T0);
@@ -218,10 +219,10 @@ LC_INLINE void block_values(const tile_state *st, int nb) {
 static void tile_block(tile_state *st, int type, const lc_attn_args *a, int64_t e0, int64_t t0, int nb,
                        int64_t n_pos) {
     const int D = st->D, n8 = (nb + 7) & ~7;
-    widen_block(type, a->k, a->row_size, e0, D, t0, nb, n8, st->kb);
-    widen_block(type, a->v, a->row_size, e0, D, t0, nb, nb, st->vb);
+    widen_block(type, a->k, st->cells, a->row_size, e0, D, t0, nb, n8, st->kb);
+    widen_block(type, a->v, st->cells, a->row_size, e0, D, t0, nb, nb, st->vb);
     const int64_t next = t0 + nb;
-    if (next < n_pos) prefetch_block(a, e0, next, n_pos - next < TILE_BLOCK ? (int)(n_pos - next) : TILE_BLOCK);
+    if (next < n_pos) prefetch_block(a, st->cells, e0, next, n_pos - next < TILE_BLOCK ? (int)(n_pos - next) : TILE_BLOCK);
     block_scores(st, n8);
     for (int r = 0; r < st->rows; r++) row_softmax(st, r, t0, n8);
     block_values(st, nb);
@@ -242,7 +243,7 @@ LC_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *til
     _Alignas(32) float kb[TILE_BLOCK * TILE_DIM_MAX];
     _Alignas(32) float vb[TILE_BLOCK * TILE_DIM_MAX];
     _Alignas(32) float s[TILE_ROWS * TILE_BLOCK];
-    tile_state st = {.D = D, .qs = qs, .acc = acc, .kb = kb, .vb = vb, .s = s};
+    tile_state st = {.D = D, .cells = lc_attn_cells(a, tile->token0), .qs = qs, .acc = acc, .kb = kb, .vb = vb, .s = s};
 
     st.rows = tile->n_tokens * unit.n_heads;
     for (int r = 0; r < st.rows; r++) {
@@ -251,13 +252,15 @@ LC_INLINE void run_tile(int type, const lc_attn_args *a, const lc_attn_tile *til
             qs[(int64_t)r * D + i] = q[i] * scale;
             acc[(int64_t)r * D + i] = 0.0f;
         }
-        st.limit[r] = (int64_t)a->pos0 + tile->token0 + r / unit.n_heads;
+        st.limit[r] = lc_attn_n_seen(a, tile->token0 + r / unit.n_heads) - 1;
         st.max[r] = -INFINITY;
         st.sum[r] = 0.0f;
     }
 
     const int64_t e0 = (int64_t)unit.kv_head * D;
-    const int64_t n_pos = (int64_t)a->pos0 + tile->token0 + tile->n_tokens;
+    int64_t n_pos = 0; /* the longest row's count */
+    for (int r = 0; r < st.rows; r++)
+        if (st.limit[r] + 1 > n_pos) n_pos = st.limit[r] + 1;
     for (int64_t t0 = 0; t0 < n_pos; t0 += TILE_BLOCK)
         tile_block(&st, type, a, e0, t0, n_pos - t0 < TILE_BLOCK ? (int)(n_pos - t0) : TILE_BLOCK, n_pos);
 

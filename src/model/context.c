@@ -1,4 +1,5 @@
-/* Context creation, the KV cache and the public decode entry point. */
+/* Context creation: the KV cache and its cells, activations, the work
+ * space of decode calls (model/batch.c) and the compute backend. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -6,6 +7,7 @@
 #include "kernels/attention.h"
 
 #include "model/context.h"
+#include "model/kv_cells.h"
 #include "kernels/dispatch.h"
 #include "quant/types.h"
 #include "runtime/err.h"
@@ -18,6 +20,7 @@ llamac_context_params llamac_context_default_params(void) {
     p.n_batch = 512;
     p.n_threads = 0;
     p.kv_type = LLAMAC_KV_F16;
+    p.n_seq_max = 1;
     return p;
 }
 
@@ -55,6 +58,36 @@ static void free_scratch(lc_scratch *s) {
     free(s->gate); free(s->up); free(s->rope_cos); free(s->rope_sin);
 }
 
+/* The rows of one forward call and the decode call's per-sequence lists. */
+static int alloc_decode_scratch(llamac_context *ctx, llamac_error *err) {
+    const size_t B = (size_t)ctx->n_batch, n_ctx = ctx->kv.n_ctx;
+    lc_ubatch *ub = &ctx->ub;
+    lc_decode_scratch *d = &ctx->d;
+    ub->tokens = malloc(B * sizeof *ub->tokens);
+    ub->pos = malloc(B * sizeof *ub->pos);
+    ub->cell = malloc(B * sizeof *ub->cell);
+    ub->attn_cells = malloc(B * sizeof *ub->attn_cells);
+    ub->attn_n_seen = malloc(B * sizeof *ub->attn_n_seen);
+    ub->out_rows = malloc(B * sizeof *ub->out_rows);
+    d->row_entry = malloc(B * sizeof *d->row_entry);
+    d->seq_cells = malloc((size_t)ctx->n_seq_max * n_ctx * sizeof *d->seq_cells);
+    d->seq_len = calloc((size_t)ctx->n_seq_max, sizeof *d->seq_len);
+    d->sort_keys = malloc(n_ctx * sizeof *d->sort_keys);
+    if (!ub->tokens || !ub->pos || !ub->cell || !ub->attn_cells || !ub->attn_n_seen || !ub->out_rows ||
+        !d->row_entry || !d->seq_cells || !d->seq_len || !d->sort_keys)
+        return lc_fail(err, "out of memory allocating the cell lists of %d sequences x %zu cells", ctx->n_seq_max,
+                       n_ctx);
+    return 0;
+}
+
+static void free_decode_scratch(lc_ubatch *ub, lc_decode_scratch *d) {
+    free(ub->tokens); free(ub->pos); free(ub->cell); free(ub->attn_cells); free(ub->attn_n_seen);
+    free(ub->out_rows);
+    free(d->row_entry); free(d->seq_cells); free(d->seq_len); free(d->sort_keys);
+    free(d->entry_cell); free(d->entry_logits);
+    llamac_batch_free(d->single);
+}
+
 /* The KV cache is read end to end for every token: back it with huge pages
  * where the kernel offers them, because TLB misses dominate long contexts. */
 static void *alloc_pages(size_t bytes) {
@@ -81,9 +114,12 @@ static int alloc_kv(llamac_context *ctx, int kv_type, uint32_t n_ctx, llamac_err
     const size_t bytes = (size_t)hp->n_layer * n_ctx * kv->row_size;
     kv->k = alloc_pages(bytes);
     kv->v = alloc_pages(bytes);
-    if (!kv->k || !kv->v)
+    kv->pos = malloc((size_t)n_ctx * sizeof *kv->pos);
+    kv->seqs = malloc((size_t)n_ctx * sizeof *kv->seqs);
+    if (!kv->k || !kv->v || !kv->pos || !kv->seqs)
         return lc_fail(err, "out of memory: the KV cache for %u positions needs %.1f MiB", n_ctx,
                        2.0 * (double)bytes / 1048576.0);
+    lc_kv_cells_clear(kv);
     return 0;
 }
 
@@ -94,8 +130,13 @@ llamac_context *llamac_context_create(llamac_model *model, const llamac_context_
         lc_fail(err, "the model was loaded vocab-only and cannot run");
         return NULL;
     }
+    if (p.n_seq_max < 0 || p.n_seq_max > LLAMAC_SEQ_MAX) {
+        lc_fail(err, "n_seq_max %d is outside 1..%d", p.n_seq_max, LLAMAC_SEQ_MAX);
+        return NULL;
+    }
     llamac_context *ctx = calloc(1, sizeof *ctx);
     if (!ctx) { lc_fail(err, "out of memory"); return NULL; }
+    ctx->n_seq_max = p.n_seq_max > 0 ? p.n_seq_max : 1;
     ctx->model = model;
     const uint32_t train = (uint32_t)model->hp.n_ctx_train;
     uint32_t n_ctx = p.n_ctx ? p.n_ctx : (train < LC_DEFAULT_CTX_CAP ? train : LC_DEFAULT_CTX_CAP);
@@ -107,7 +148,9 @@ llamac_context *llamac_context_create(llamac_model *model, const llamac_context_
     int64_t max_k = hp->n_embd;
     if (hp->n_ff > max_k) max_k = hp->n_ff;
     if ((int64_t)hp->n_head * hp->head_dim > max_k) max_k = (int64_t)hp->n_head * hp->head_dim;
-    if (alloc_kv(ctx, p.kv_type, n_ctx, err) < 0 || alloc_scratch(ctx, err) < 0) goto fail;
+    if (alloc_kv(ctx, p.kv_type, n_ctx, err) < 0 || alloc_scratch(ctx, err) < 0 ||
+        alloc_decode_scratch(ctx, err) < 0)
+        goto fail;
     ctx->compute = lc_compute_create(ctx->n_threads, ctx->n_batch, max_k, err);
     if (!ctx->compute) goto fail;
     if (lc_compute_set_isa(ctx->compute, lc_isa_name((lc_isa)model->isa), err) < 0) goto fail;
@@ -121,59 +164,14 @@ void llamac_context_free(llamac_context *ctx) {
     if (!ctx) return;
     lc_compute_free(ctx->compute);
     free_scratch(&ctx->s);
+    free_decode_scratch(&ctx->ub, &ctx->d);
     free(ctx->kv.k);
     free(ctx->kv.v);
+    free(ctx->kv.pos);
+    free(ctx->kv.seqs);
     free(ctx->logits);
     free(ctx);
 }
 
 uint32_t llamac_n_ctx(const llamac_context *ctx) { return ctx->kv.n_ctx; }
 const char *llamac_context_kernels(const llamac_context *ctx) { return lc_compute_isa(ctx->compute); }
-uint32_t llamac_n_past(const llamac_context *ctx) { return ctx->n_past; }
-
-void llamac_kv_truncate(llamac_context *ctx, uint32_t n_keep) {
-    if (n_keep < ctx->n_past) ctx->n_past = n_keep;
-}
-
-static int ensure_logit_rows(llamac_context *ctx, int64_t rows, llamac_error *err) {
-    if (rows <= ctx->logits_cap) return 0;
-    float *p = realloc(ctx->logits, (size_t)rows * (size_t)ctx->model->hp.n_vocab * sizeof(float));
-    if (!p) return lc_fail(err, "out of memory for the logits of %lld tokens", (long long)rows);
-    ctx->logits = p;
-    ctx->logits_cap = rows;
-    return 0;
-}
-
-int llamac_decode(llamac_context *ctx, const llamac_token *tokens, int32_t n, bool all_logits,
-                  llamac_error *err) {
-    const int32_t n_vocab = ctx->model->hp.n_vocab;
-    if (n <= 0) return lc_fail(err, "decode: no tokens given");
-    if ((uint64_t)ctx->n_past + (uint64_t)n > ctx->kv.n_ctx)
-        return lc_fail(err, "decode: %u cached + %d new tokens exceed the context of %u tokens",
-                       ctx->n_past, n, ctx->kv.n_ctx);
-    for (int32_t i = 0; i < n; i++)
-        if (tokens[i] < 0 || tokens[i] >= n_vocab)
-            return lc_fail(err, "decode: token %d at index %d is outside the vocabulary [0, %d)",
-                           tokens[i], i, n_vocab);
-    if (ensure_logit_rows(ctx, all_logits ? n : 1, err) < 0) return -1;
-
-    ctx->last_n = n;
-    ctx->logits_first = all_logits ? 0 : n - 1;
-    ctx->logits_rows = all_logits ? n : 1;
-    for (int32_t done = 0; done < n;) {
-        const int32_t chunk = n - done < ctx->n_batch ? n - done : ctx->n_batch;
-        /* rows of this chunk whose logits are wanted */
-        int32_t first = all_logits ? 0 : (done + chunk == n ? chunk - 1 : chunk);
-        float *out = ctx->logits + (size_t)(done + first - ctx->logits_first) * (size_t)n_vocab;
-        lc_forward(ctx, tokens + done, chunk, first, out);
-        done += chunk;
-    }
-    return 0;
-}
-
-const float *llamac_logits(const llamac_context *ctx, int32_t i) {
-    if (ctx->last_n == 0) return NULL;
-    if (i < 0) i = ctx->last_n - 1;
-    if (i < ctx->logits_first || i >= ctx->logits_first + ctx->logits_rows) return NULL;
-    return ctx->logits + (size_t)(i - ctx->logits_first) * (size_t)ctx->model->hp.n_vocab;
-}

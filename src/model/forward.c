@@ -22,14 +22,15 @@ static void rmsnorm_rows(float *out, const float *x, const float *w, int32_t n, 
     }
 }
 
-/* cos/sin for every (position, pair). theta_i = pos * base^(-2i/d) / ff_i,
- * with the base power iterated as a float product like ggml's rope cache. */
-static void rope_tables(const llamac_model *m, uint32_t pos0, int32_t n, float *cos_out, float *sin_out) {
+/* cos/sin for every (row, pair), each row at its own position.
+ * theta_i = pos * base^(-2i/d) / ff_i, with the base power iterated as a
+ * float product like ggml's rope cache. */
+static void rope_tables(const llamac_model *m, const int32_t *pos, int32_t n, float *cos_out, float *sin_out) {
     const lc_hparams *hp = &m->hp;
     const int half = hp->head_dim / 2;
     const float theta_scale = powf(hp->rope_theta, -2.0f / (float)hp->head_dim);
     for (int32_t r = 0; r < n; r++) {
-        float theta = (float)(pos0 + (uint32_t)r);
+        float theta = (float)pos[r];
         for (int i = 0; i < half; i++) {
             float ff = m->rope_freqs ? m->rope_freqs[i] : 1.0f;
             float t = hp->rope_freq_scale * theta / ff;
@@ -80,14 +81,15 @@ static void matmul(llamac_context *ctx, const lc_weight *w, const float *x, int3
     lc_matmul_group(ctx->compute, &out, 1, w->ne0, x, n);
 }
 
-void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int32_t first_logit,
-                float *logits) {
+void lc_forward(llamac_context *ctx) {
     const llamac_model *m = ctx->model;
     const lc_hparams *hp = &m->hp;
     lc_scratch *s = &ctx->s;
     lc_kv_cache *kv = &ctx->kv;
+    const lc_ubatch *ub = &ctx->ub;
+    const int32_t n = ub->n;
+    const llamac_token *tokens = ub->tokens;
     const int64_t E = hp->n_embd, F = hp->n_ff;
-    const uint32_t pos0 = ctx->n_past;
     const lc_type_traits *embd_type = lc_type_traits_get(m->tok_embd.type);
 
     /* token embeddings (a tied LM head may have been regrouped for its product) */
@@ -98,7 +100,7 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
             embd_type->to_float((const uint8_t *)m->tok_embd.data + (size_t)tokens[r] * m->tok_embd.row_size,
                                 s->x + r * E, E);
     }
-    rope_tables(m, pos0, n, s->rope_cos, s->rope_sin);
+    rope_tables(m, ub->pos, n, s->rope_cos, s->rope_sin);
 
     for (int il = 0; il < hp->n_layer; il++) {
         const lc_layer *L = &m->layers[il];
@@ -111,13 +113,14 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
         rope_apply(s->k, n, hp->n_head_kv, hp->head_dim, s->rope_cos, s->rope_sin);
         const size_t layer_off = (size_t)il * kv->n_ctx * kv->row_size;
         for (int32_t r = 0; r < n; r++) {
-            kv_store_row(kv, kv->k + layer_off + (pos0 + (uint32_t)r) * kv->row_size, s->k + r * kv->row_elems);
-            kv_store_row(kv, kv->v + layer_off + (pos0 + (uint32_t)r) * kv->row_size, s->v + r * kv->row_elems);
+            const size_t cell = (size_t)ub->cell[r] * kv->row_size;
+            kv_store_row(kv, kv->k + layer_off + cell, s->k + r * kv->row_elems);
+            kv_store_row(kv, kv->v + layer_off + cell, s->v + r * kv->row_elems);
         }
         const lc_attn_args attn = {
             .q = s->q, .k = kv->k + layer_off, .v = kv->v + layer_off, .row_size = kv->row_size,
             .kv_type = kv->type, .n_head = hp->n_head, .n_head_kv = hp->n_head_kv, .head_dim = hp->head_dim,
-            .pos0 = pos0, .n_tokens = n, .out = s->xn,
+            .pos0 = 0, .n_tokens = n, .out = s->xn, .cells = ub->attn_cells, .n_seen = ub->attn_n_seen,
         };
         lc_attention(ctx->compute, &attn);
 
@@ -135,10 +138,7 @@ void lc_forward(llamac_context *ctx, const llamac_token *tokens, int32_t n, int3
     }
 
     /* final norm and LM head, only for the rows whose logits are wanted */
-    const int32_t n_out = n - first_logit;
-    if (n_out > 0) {
-        rmsnorm_rows(s->xn, s->x + first_logit * E, m->output_norm, n_out, E, hp->rms_eps);
-        matmul(ctx, &m->output, s->xn, n_out, logits);
-    }
-    ctx->n_past += (uint32_t)n;
+    for (int32_t i = 0; i < ub->n_out; i++)
+        rmsnorm_rows(s->xn + i * E, s->x + ub->out_rows[i] * E, m->output_norm, 1, E, hp->rms_eps);
+    if (ub->n_out > 0) matmul(ctx, &m->output, s->xn, ub->n_out, ub->logits);
 }
