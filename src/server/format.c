@@ -118,8 +118,9 @@ static cJSON *envelope(const srv *s, const srv_task *t, const char *object) {
 
 static cJSON *string_or_null(const char *s) { return s ? cJSON_CreateString(s) : cJSON_CreateNull(); }
 
-char *srv_format_final(const srv *s, const srv_task *t, const char *text, size_t text_len,
-                       const srv_token_logprob *lps, size_t n_lps) {
+char *srv_format_final(const srv *s, const srv_task *t, const srv_output *o) {
+    const char *text = o->text.data ? o->text.data : "";
+    size_t text_len = o->text.len;
     bool chat = t->req.kind == SRV_CHAT;
     cJSON *root = envelope(s, t, chat ? "chat.completion" : "text_completion");
     cJSON *choices = cJSON_AddArrayToObject(root, "choices");
@@ -141,7 +142,7 @@ char *srv_format_final(const srv *s, const srv_task *t, const char *text, size_t
     }
     free(copy);
     size_t offset = 0;
-    cJSON_AddItemToObject(choice, "logprobs", logprobs_object(s, t, lps, n_lps, &offset));
+    cJSON_AddItemToObject(choice, "logprobs", logprobs_object(s, t, o->lps, o->n_lps, &offset));
     cJSON_AddItemToObject(choice, "finish_reason", string_or_null(t->finish_reason));
     cJSON_AddItemToObject(root, "usage", usage_object(t));
     char *out = cJSON_PrintUnformatted(root);

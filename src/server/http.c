@@ -113,7 +113,7 @@ static void deadline_after_ms(struct timespec *ts, int ms) {
     ts->tv_nsec %= 1000000000L;
 }
 
-static bool has_output(const srv_task *t) { return t->finished || t->text.len > 0 || t->n_lps > 0; }
+static bool has_output(const srv_task *t) { return t->finished || t->out.n_seg > 0; }
 static bool is_finished(const srv_task *t) { return t->finished; }
 
 /* Waits (lock held) until ready(t), or cancels the task and returns false
@@ -144,42 +144,33 @@ typedef struct srv_stream {
     size_t text_offset; /* completions logprobs: bytes of text so far */
 } srv_stream;
 
-/* Takes the task's pending output (lock held) into the caller's buffers. */
-static void take_output_locked(srv_task *t, srv_buf *text, srv_token_logprob **lps, size_t *n_lps) {
-    text->len = 0;
-    if (t->text.len) srv_buf_append(text, t->text.data, t->text.len);
-    t->text.len = 0;
-    *lps = NULL;
-    *n_lps = t->n_lps;
-    if (t->n_lps) {
-        *lps = malloc(sizeof **lps * t->n_lps);
-        if (*lps) memcpy(*lps, t->lps, sizeof **lps * t->n_lps);
-        else *n_lps = 0;
-    }
-    t->n_lps = 0;
-}
-
-/* Formats the next events; false when the client left. */
+/* Formats the next events, one per generated token; false when the
+ * client left. */
 static bool stream_fill(srv_stream *st) {
     srv *s = st->s;
     srv_task *t = st->t;
+    srv_output got = {0};
     pthread_mutex_lock(&s->lock);
     if (!wait_task_locked(s, t, st->c, has_output)) {
         pthread_mutex_unlock(&s->lock);
         return false;
     }
-    srv_buf text = {0};
-    srv_token_logprob *lps;
-    size_t n_lps;
-    take_output_locked(t, &text, &lps, &n_lps);
+    srv_output_move(&got, &t->out);
     bool finished = t->finished;
     pthread_mutex_unlock(&s->lock);
 
     st->out.len = st->sent = 0;
-    if (text.len || n_lps || (st->first && !finished)) {
-        srv_format_chunk(s, t, st->first, text.data ? text.data : "", text.len, lps, n_lps, NULL,
-                         &st->text_offset, &st->out);
-        st->first = false;
+    size_t off = 0, lp = 0;
+    for (size_t k = 0; k < got.n_seg; k++) {
+        size_t n_lp = lp < got.n_lps ? 1 : 0;
+        if (got.seg[k] || n_lp || st->first) {
+            srv_format_chunk(s, t, st->first, got.text.data ? got.text.data + off : "", got.seg[k],
+                             n_lp ? got.lps + lp : NULL, n_lp, NULL,
+                             &st->text_offset, &st->out);
+            st->first = false;
+        }
+        off += got.seg[k];
+        lp += n_lp;
     }
     if (finished) {
         /* t's end state no longer changes once finished; read without lock */
@@ -194,8 +185,7 @@ static bool stream_fill(srv_stream *st) {
         }
         st->ended = true;
     }
-    srv_buf_free(&text);
-    free(lps);
+    srv_output_free(&got);
     return true;
 }
 
@@ -297,7 +287,7 @@ static enum MHD_Result handle_completion(srv *s, struct MHD_Connection *c, srv_k
     }
     pthread_mutex_unlock(&s->lock);
     /* finished: the scheduler no longer writes to t */
-    char *json = srv_format_final(s, t, t->text.data ? t->text.data : "", t->text.len, t->lps, t->n_lps);
+    char *json = srv_format_final(s, t, &t->out);
     pthread_mutex_lock(&s->lock);
     srv_task_release_locked(s, t);
     pthread_mutex_unlock(&s->lock);

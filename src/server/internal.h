@@ -127,6 +127,27 @@ typedef struct srv_token_logprob {
     float top_logprob[SRV_MAX_TOP_LOGPROBS];
 } srv_token_logprob;
 
+/* Generated output on its way from the scheduler to a connection: the
+ * text, how many of its bytes each token produced (so a stream sends one
+ * event per token even when it fell behind), and with `logprobs` one entry
+ * per token. */
+typedef struct srv_output {
+    srv_buf text;
+    uint32_t *seg;
+    size_t n_seg, cap_seg;
+    srv_token_logprob *lps;
+    size_t n_lps, cap_lps;
+} srv_output;
+
+/* Starts a token's segment (lp may be NULL). false when out of memory. */
+bool srv_output_begin_token(srv_output *o, const srv_token_logprob *lp);
+/* Appends text to the current token's segment. */
+bool srv_output_text(srv_output *o, const char *text, size_t len);
+/* Moves all of src to the end of dst (src is left empty). */
+bool srv_output_move(srv_output *dst, srv_output *src);
+void srv_output_clear(srv_output *o);
+void srv_output_free(srv_output *o);
+
 /* A request in flight, shared by its connection thread and the scheduler;
  * freed when both have let go (refs). */
 typedef struct srv_task {
@@ -141,9 +162,7 @@ typedef struct srv_task {
     bool finished;
     const char *finish_reason;
     srv_error error;         /* status != 0 when it failed */
-    srv_buf text;            /* generated text not yet taken by the connection */
-    srv_token_logprob *lps;  /* logprobs not yet taken */
-    size_t n_lps, cap_lps;
+    srv_output out;          /* output not yet taken by the connection */
     int32_t n_prompt, n_cached, n_generated;
 } srv_task;
 
@@ -168,9 +187,8 @@ typedef struct srv_slot {
     llamac_stop *stop;
     int32_t *counts;         /* per-token counts for presence/frequency penalties */
     float *work;             /* n_vocab scratch: adjusted logits */
-    srv_buf out;             /* text produced this step, moved to the task */
-    srv_token_logprob *lps;  /* logprobs produced this step */
-    size_t n_lps, cap_lps;
+    srv_output out;          /* produced this step, moved to the task */
+    srv_token_logprob lp;    /* scratch for the token being sampled */
     int64_t last_used_us;
 } srv_slot;
 
@@ -221,10 +239,9 @@ void srv_task_cancel_locked(srv *s, srv_task *t);
 
 /* format.c: JSON bodies (all malloc'd strings) */
 char *srv_format_error(const srv_error *e);
-char *srv_format_final(const srv *s, const srv_task *t, const char *text, size_t text_len,
-                       const srv_token_logprob *lps, size_t n_lps);
-/* One SSE event with the text and logprobs that arrived; first: the chat
- * role delta; finish_reason: NULL until the end. Appends to out. */
+char *srv_format_final(const srv *s, const srv_task *t, const srv_output *o);
+/* One SSE event with some text and the logprobs of its tokens; first: the
+ * chat role delta; finish_reason: NULL until the end. Appends to out. */
 bool srv_format_chunk(const srv *s, const srv_task *t, bool first, const char *text,
                       size_t text_len, const srv_token_logprob *lps, size_t n_lps,
                       const char *finish_reason, size_t *text_offset, srv_buf *out);

@@ -50,8 +50,7 @@ void srv_task_release_locked(srv *s, srv_task *t) {
     (void)s;
     if (--t->refs > 0) return;
     srv_request_free(&t->req);
-    srv_buf_free(&t->text);
-    free(t->lps);
+    srv_output_free(&t->out);
     pthread_cond_destroy(&t->changed);
     free(t);
 }
@@ -125,8 +124,7 @@ static void slot_clear_request(srv_slot *sl) {
     sl->detok = NULL;
     sl->stop = NULL;
     sl->counts = NULL;
-    sl->out.len = 0;
-    sl->n_lps = 0;
+    srv_output_clear(&sl->out);
     sl->entry = -1;
     sl->state = SLOT_IDLE;
 }
@@ -137,8 +135,7 @@ void srv_scheduler_free(srv *s) {
         slot_clear_request(sl);
         free(sl->cache);
         free(sl->work);
-        srv_buf_free(&sl->out);
-        free(sl->lps);
+        srv_output_free(&sl->out);
     }
     free(s->slots);
     free(s->queue);
@@ -349,20 +346,15 @@ static const float *adjusted_logits(srv *s, srv_slot *sl, const float *logits) {
     return sl->work;
 }
 
+/* The token's log-probability and the best top_logprobs alternatives,
+ * from the logits the sampler saw (before temperature). */
 static void record_logprobs(srv *s, srv_slot *sl, const float *logits, llamac_token tok) {
-    if (sl->n_lps == sl->cap_lps) {
-        size_t cap = sl->cap_lps ? sl->cap_lps * 2 : 4;
-        srv_token_logprob *p = realloc(sl->lps, sizeof *p * cap);
-        if (!p) return;
-        sl->lps = p;
-        sl->cap_lps = cap;
-    }
     float max = logits[0];
     for (int32_t i = 1; i < s->n_vocab; i++) max = logits[i] > max ? logits[i] : max;
     double sum = 0;
     for (int32_t i = 0; i < s->n_vocab; i++) sum += exp((double)(logits[i] - max));
     float log_z = max + (float)log(sum);
-    srv_token_logprob *lp = &sl->lps[sl->n_lps++];
+    srv_token_logprob *lp = &sl->lp;
     lp->id = tok;
     lp->logprob = logits[tok] - log_z;
     /* the best n_top tokens by insertion into a short sorted list */
@@ -382,9 +374,7 @@ static void record_logprobs(srv *s, srv_slot *sl, const float *logits, llamac_to
     }
 }
 
-static void emit_text(srv_slot *sl, const char *text, size_t len) {
-    if (len) srv_buf_append(&sl->out, text, len);
-}
+static void emit_text(srv_slot *sl, const char *text, size_t len) { srv_output_text(&sl->out, text, len); }
 
 /* Samples the slot's next token and turns it into text; sets the slot's
  * finish reason when the reply ended. */
@@ -392,7 +382,9 @@ static void sample_slot(srv *s, srv_slot *sl, const char **finish) {
     const float *logits = adjusted_logits(s, sl, llamac_batch_logits(s->ctx, sl->entry));
     llamac_token tok = llamac_sampler_sample(sl->sampler, logits);
     llamac_sampler_accept(sl->sampler, tok);
-    if (sl->task->req.logprobs) record_logprobs(s, sl, logits, tok);
+    bool want_lp = sl->task->req.logprobs;
+    if (want_lp) record_logprobs(s, sl, logits, tok);
+    srv_output_begin_token(&sl->out, want_lp ? &sl->lp : NULL);
     if (sl->counts) sl->counts[tok]++;
     sl->n_generated++;
     llamac_error err = {{0}};
@@ -429,30 +421,13 @@ static void sample_slot(srv *s, srv_slot *sl, const char **finish) {
 static void publish_locked(srv *s, srv_slot *sl, const char *finish) {
     srv_task *t = sl->task;
     if (!t) return;
-    bool changed = sl->out.len > 0 || sl->n_lps > 0 || finish;
-    if (sl->out.len) srv_buf_append(&t->text, sl->out.data, sl->out.len);
-    if (sl->n_lps) {
-        size_t need = t->n_lps + sl->n_lps;
-        if (need > t->cap_lps) {
-            srv_token_logprob *p = realloc(t->lps, sizeof *p * need * 2);
-            if (p) {
-                t->lps = p;
-                t->cap_lps = need * 2;
-            }
-        }
-        if (need <= t->cap_lps) {
-            memcpy(t->lps + t->n_lps, sl->lps, sizeof *sl->lps * sl->n_lps);
-            t->n_lps = need;
-        }
-    }
+    srv_output_move(&t->out, &sl->out);
     s->metrics.generated_tokens += (uint64_t)(sl->n_generated - t->n_generated);
     t->n_generated = sl->n_generated;
-    sl->out.len = 0;
-    sl->n_lps = 0;
     if (finish) {
         finish_task_locked(t, finish);
         release_slot_locked(s, sl);
-    } else if (changed) {
+    } else {
         pthread_cond_broadcast(&t->changed);
     }
 }

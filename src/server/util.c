@@ -133,3 +133,61 @@ void srv_random_id(char *out, size_t size, const char *prefix) {
     }
     out[n < size ? n : size - 1] = 0;
 }
+
+/* ---------------------------------------------------------------- output */
+
+static bool grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return true;
+    size_t n = *cap ? *cap : 16;
+    while (n < need) n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q) return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+bool srv_output_begin_token(srv_output *o, const srv_token_logprob *lp) {
+    if (!grow((void **)&o->seg, &o->cap_seg, o->n_seg + 1, sizeof *o->seg)) return false;
+    o->seg[o->n_seg++] = 0;
+    if (!lp) return true;
+    if (!grow((void **)&o->lps, &o->cap_lps, o->n_lps + 1, sizeof *o->lps)) return false;
+    o->lps[o->n_lps++] = *lp;
+    return true;
+}
+
+bool srv_output_text(srv_output *o, const char *text, size_t len) {
+    if (!len) return true;
+    if (o->n_seg == 0 && !srv_output_begin_token(o, NULL)) return false;
+    if (!srv_buf_append(&o->text, text, len)) return false;
+    o->seg[o->n_seg - 1] += (uint32_t)len;
+    return true;
+}
+
+bool srv_output_move(srv_output *dst, srv_output *src) {
+    bool ok = grow((void **)&dst->seg, &dst->cap_seg, dst->n_seg + src->n_seg, sizeof *dst->seg) &&
+              grow((void **)&dst->lps, &dst->cap_lps, dst->n_lps + src->n_lps, sizeof *dst->lps) &&
+              srv_buf_append(&dst->text, src->text.data ? src->text.data : "", src->text.len);
+    if (ok) {
+        if (src->n_seg) memcpy(dst->seg + dst->n_seg, src->seg, sizeof *src->seg * src->n_seg);
+        if (src->n_lps) memcpy(dst->lps + dst->n_lps, src->lps, sizeof *src->lps * src->n_lps);
+        dst->n_seg += src->n_seg;
+        dst->n_lps += src->n_lps;
+    }
+    srv_output_clear(src);
+    return ok;
+}
+
+void srv_output_clear(srv_output *o) {
+    o->text.len = 0;
+    if (o->text.data) o->text.data[0] = 0;
+    o->n_seg = 0;
+    o->n_lps = 0;
+}
+
+void srv_output_free(srv_output *o) {
+    srv_buf_free(&o->text);
+    free(o->seg);
+    free(o->lps);
+    *o = (srv_output){0};
+}
