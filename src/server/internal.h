@@ -82,6 +82,7 @@ typedef struct srv_request {
     size_t n_stops;
     bool logprobs;
     int top_logprobs;
+    bool ignore_eos;             /* llama.cpp's extension: generate past end-of-text */
     /* chat: the conversation; completion: the prompt text or ids */
     srv_message *messages;
     size_t n_messages;

@@ -194,6 +194,7 @@ static bool parse_common(srv_request *r, const cJSON *b, const llamac_sampler_pa
         return false;
     }
     if (get_bool(b, "stream", &r->stream, e) < 0) return false;
+    if (get_bool(b, "ignore_eos", &r->ignore_eos, e) < 0) return false;
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(b, "stream_options");
     if (so && !cJSON_IsNull(so)) {
         if (!cJSON_IsObject(so)) {

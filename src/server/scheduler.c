@@ -390,7 +390,7 @@ static void sample_slot(srv *s, srv_slot *sl, const char **finish) {
     llamac_error err = {{0}};
     const char *out;
     size_t len, out_len;
-    if (llamac_token_is_eog(s->model, tok)) {
+    if (!sl->task->req.ignore_eos && llamac_token_is_eog(s->model, tok)) {
         *finish = "stop";
     } else {
         const char *text = llamac_detokenizer_push(sl->detok, tok, &len);
