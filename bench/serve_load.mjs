@@ -95,6 +95,13 @@ async function level(c) {
   };
 }
 
+// wait until the model is loaded (/health is 503 until then)
+for (let i = 0; ; i++) {
+  const h = await fetch(`${URL_}/health`).then((r) => r.status).catch(() => 0);
+  if (h === 200) break;
+  if (i === 3000) throw new Error(`${URL_}/health never answered 200`);
+  await new Promise((r) => setTimeout(r, 100));
+}
 // warm-up: page in the weights, fill caches
 await one(0, -1);
 const rows = [];
