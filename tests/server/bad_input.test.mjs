@@ -18,8 +18,9 @@ before(async () => {
 });
 
 after(async () => {
-  const { code } = await server.stop();
-  assert.equal(code, 0);
+  const { code, signal } = await server.stop('SIGINT');
+  assert.equal(signal, null);
+  assert.equal(code, 0, 'SIGINT must end the server with status 0');
 });
 
 function assertError(r, status, param) {
@@ -109,6 +110,13 @@ test('a prompt longer than the context is a 400 naming it', async () => {
   assertError(r, 400, 'prompt');
   assert.equal(r.json.error.code, 'context_length_exceeded');
   await stillServing();
+});
+
+test('max_tokens is capped by the context', async () => {
+  const r = await completion({ prompt: 'Once upon a time', max_tokens: 100000, temperature: 0, ignore_eos: true });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.choices[0].finish_reason, 'length');
+  assert.equal(r.json.usage.total_tokens, 64, 'prompt + reply fill the 64-token context');
 });
 
 test('missing or wrong API key, unknown route, wrong method', async () => {

@@ -44,9 +44,9 @@ export async function startServer(args = []) {
     port,
     proc,
     log: () => log,
-    // SIGTERM, then the exit status (must be 0)
-    async stop() {
-      proc.kill('SIGTERM');
+    // SIGTERM (or the signal given), then the exit status (must be 0)
+    async stop(signal = 'SIGTERM') {
+      proc.kill(signal);
       return exited;
     },
   };
