@@ -258,7 +258,7 @@ static enum MHD_Result handle_completion(srv *s, struct MHD_Connection *c, srv_k
         return send_error(s, c, &e);
     }
     bool stream = req.stream;
-    srv_task *t = srv_task_create(&req, kind == SRV_CHAT ? "chatcmpl-" : "cmpl-");
+    srv_task *t = srv_task_create(s, &req, kind == SRV_CHAT ? "chatcmpl-" : "cmpl-");
     if (!t) {
         srv_request_free(&req);
         return send_new_error(s, c, 500, NULL, NULL, "out of memory");

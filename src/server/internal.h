@@ -219,6 +219,8 @@ typedef struct srv {
     srv_slot *slots;
     int n_slots;
     int n_busy;
+    int n_tasks;                 /* tasks alive (queued, running, or being sent) */
+    pthread_cond_t drained;      /* signalled when n_tasks drops to 0 */
     srv_metrics metrics;
 
     pthread_t scheduler;
@@ -233,7 +235,7 @@ void srv_scheduler_free(srv *s);
 void *srv_scheduler_main(void *arg);
 /* Queues a task (the queue takes a reference). false: queue full (503). */
 bool srv_submit(srv *s, srv_task *t, srv_error *e);
-srv_task *srv_task_create(srv_request *req, const char *id_prefix);
+srv_task *srv_task_create(srv *s, srv_request *req, const char *id_prefix);
 /* Drops one reference; call with s->lock held. */
 void srv_task_release_locked(srv *s, srv_task *t);
 void srv_task_cancel_locked(srv *s, srv_task *t);

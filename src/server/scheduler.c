@@ -33,9 +33,12 @@
 
 /* ----------------------------------------------------------------- tasks */
 
-srv_task *srv_task_create(srv_request *req, const char *id_prefix) {
+srv_task *srv_task_create(srv *s, srv_request *req, const char *id_prefix) {
     srv_task *t = calloc(1, sizeof *t);
     if (!t) return NULL;
+    pthread_mutex_lock(&s->lock);
+    s->n_tasks++;
+    pthread_mutex_unlock(&s->lock);
     t->req = *req;
     memset(req, 0, sizeof *req); /* the task owns it now */
     srv_random_id(t->id, sizeof t->id, id_prefix);
@@ -47,8 +50,8 @@ srv_task *srv_task_create(srv_request *req, const char *id_prefix) {
 }
 
 void srv_task_release_locked(srv *s, srv_task *t) {
-    (void)s;
     if (--t->refs > 0) return;
+    if (--s->n_tasks == 0) pthread_cond_broadcast(&s->drained);
     srv_request_free(&t->req);
     srv_output_free(&t->out);
     pthread_cond_destroy(&t->changed);

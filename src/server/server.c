@@ -81,8 +81,22 @@ static void destroy(srv *s) {
     llamac_context_free(s->ctx);
     llamac_model_free(s->model);
     pthread_cond_destroy(&s->work);
+    pthread_cond_destroy(&s->drained);
     pthread_mutex_destroy(&s->lock);
     free(s);
+}
+
+/* After the scheduler ended every task, lets the connections send their
+ * last bytes (a stream's error event) before the daemon closes them;
+ * bounded, so a client that stopped reading cannot hold the exit. */
+static void wait_drained(srv *s) {
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 5;
+    pthread_mutex_lock(&s->lock);
+    while (s->n_tasks > 0)
+        if (pthread_cond_timedwait(&s->drained, &s->lock, &deadline) != 0) break;
+    pthread_mutex_unlock(&s->lock);
 }
 
 int srv_run(const srv_config *cfg) {
@@ -95,6 +109,7 @@ int srv_run(const srv_config *cfg) {
     s->started = (int64_t)time(NULL);
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->work, NULL);
+    pthread_cond_init(&s->drained, NULL);
 
     /* the signals are taken by sigwait below; every thread started from
      * here on inherits the mask */
@@ -133,6 +148,7 @@ int srv_run(const srv_config *cfg) {
     pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);
     pthread_join(s->scheduler, NULL);
+    wait_drained(s);
     destroy(s);
     return 0;
 }

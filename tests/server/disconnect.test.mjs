@@ -15,8 +15,9 @@ before(async () => {
   client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: 'none', maxRetries: 0 });
 });
 
+let stopped = null;
 after(async () => {
-  const { code } = await server.stop();
+  const { code } = stopped ?? await server.stop();
   assert.equal(code, 0);
 });
 
@@ -83,4 +84,21 @@ test('the server keeps serving afterwards', async () => {
   const r = await client.completions.create({ ...long, max_tokens: 5 });
   assert.equal(r.choices[0].finish_reason, 'length');
   assert.equal(r.usage.completion_tokens, 5);
+});
+
+test('SIGTERM during a stream: an error event ends it, then exit 0', async () => {
+  const res = await fetch(`${server.url}/v1/completions`, { method: 'POST',
+    body: JSON.stringify({ ...long, stream: true }) });
+  const reader = res.body.getReader();
+  let text = new TextDecoder().decode((await reader.read()).value);
+  const exit = server.stop();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += new TextDecoder().decode(value);
+  }
+  stopped = await exit;
+  assert.equal(stopped.code, 0);
+  assert.match(text, /data: \{"error":\{"message":"the server is shutting down"/);
+  assert.ok(!text.includes('[DONE]'), 'an interrupted stream has no [DONE]');
 });
