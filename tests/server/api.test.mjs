@@ -146,6 +146,22 @@ test('logprobs: chat and legacy shapes', async () => {
   assert.equal(Object.keys(lp.top_logprobs[0]).length, 2);
 });
 
+test('logit_bias and presence/frequency penalties change the greedy choice', async () => {
+  const base = { model: 'tiny', prompt: 'Once upon a time', max_tokens: 60, temperature: 0 };
+  const plain = await client.completions.create({ ...base, logprobs: 0 });
+  // the id of the first generated token: the one after the prompt's in the whole text
+  const tok = async (content) => (await postJson(server.url, '/tokenize', { content, add_special: true },
+    { Authorization: `Bearer ${KEY}` })).json.tokens;
+  const nPrompt = (await tok(base.prompt)).length;
+  const firstTok = (await tok(base.prompt + plain.choices[0].text))[nPrompt];
+  const biased = await client.completions.create({ ...base, max_tokens: 1, logit_bias: { [firstTok]: -100 } });
+  assert.notEqual(biased.choices[0].text, plain.choices[0].logprobs.tokens[0], 'a -100 bias bans the token');
+  const penalized = await client.completions.create({ ...base, frequency_penalty: 2, presence_penalty: 2 });
+  assert.notEqual(penalized.choices[0].text, plain.choices[0].text);
+  const count = (t) => { const w = t.split(/\s+/); return w.length - new Set(w).size; };
+  assert.ok(count(penalized.choices[0].text) < count(plain.choices[0].text), 'fewer repeated words');
+});
+
 test('models, tokenize, detokenize', async () => {
   const models = await client.models.list();
   assert.deepEqual(models.data.map((m) => m.id), ['tiny']);
