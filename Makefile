@@ -21,6 +21,15 @@ deps-build:
 
 deps-test:
 	@sh scripts/install-deps.sh test
+	@$(MAKE) --no-print-directory tests/node_modules/.package-lock.json
+
+# The openai npm client of the server tests, at the version the lock file pins;
+# reinstalled only when the lock file changes. Without npm those tests skip.
+tests/node_modules/.package-lock.json: tests/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  echo "install-deps: npm ci --prefix tests (the openai client for the server tests)"; \
+	  npm ci --prefix tests --no-audit --no-fund --loglevel=error; \
+	else echo "install-deps: npm not found: the server tests through the openai client will be skipped"; fi
 
 deps-bench:
 	@sh scripts/install-deps.sh bench

@@ -22,6 +22,7 @@ static const command commands[] = {
     {"tokenize", cmd_tokenize, "show the tokens a text becomes"},
     {"bench", cmd_bench, "measure prompt and generation speed (llama-bench method)"},
     {"perplexity", cmd_perplexity, "perplexity of a text and KL divergence between models"},
+    {"serve", cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
 };
 
 static void usage(FILE *out) {
