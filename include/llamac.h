@@ -299,6 +299,90 @@ llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits);
 void llamac_sampler_accept(llamac_sampler *s, llamac_token tok);
 void llamac_sampler_reset(llamac_sampler *s);
 
+/* ---------------------------------------------------------------- grammar */
+
+/* Constrained decoding with GBNF grammars (the format of llama.cpp's
+ * grammars/README.md: rules `name ::= ...`, alternatives, groups, * + ?
+ * {m} {m,} {m,n}, "literals" with escapes, [classes], [^negated], `.`,
+ * # comments). See docs and grammars/ in the repository for examples.
+ *
+ * A grammar object holds the parsed grammar, the matcher's position in it,
+ * and (when made for a model) an index of the vocabulary's token texts.
+ * Attach it to a sampler with llamac_sampler_set_grammar: the sampler then
+ * only returns tokens whose text can continue the grammar (a token may span
+ * several grammar elements or end inside a UTF-8 character), and an
+ * end-of-generation token only where the grammar may end. The sampler does
+ * not advance the grammar: after each sampled token call
+ * llamac_grammar_accept (prompt tokens are never given to the grammar).
+ *
+ * Cost: the sampled token is checked first (a few bytes through a cached
+ * transition table); only when the model picked a token the grammar
+ * refuses is the whole vocabulary filtered, by walking the token texts in
+ * sorted order so shared prefixes are matched once, and the allowed set is
+ * cached per grammar state. llamac_grammar_stats reports the time spent. */
+typedef struct llamac_grammar llamac_grammar;
+
+/* Parses `gbnf` (NUL-terminated) starting from rule `root` (NULL: "root").
+ * `model` may be NULL for text-only matching (llamac_grammar_accept_text);
+ * the sampler needs a grammar made for its model. Errors give the line and
+ * column ("line 3, column 14: undefined rule 'value'"); left recursion,
+ * undefined rules and over-large grammars are refused. */
+llamac_grammar *llamac_grammar_create(const llamac_model *model, const char *gbnf, const char *root,
+                                      llamac_error *err);
+void llamac_grammar_free(llamac_grammar *g);
+/* Back to the start of the grammar (a new reply). */
+void llamac_grammar_reset(llamac_grammar *g);
+/* Whether `tok` may come next (end-of-generation tokens: only where the
+ * grammar may end; tokens with no text, never). */
+bool llamac_grammar_allows(llamac_grammar *g, llamac_token tok);
+/* Advances over `tok`. Returns false, and changes nothing, if the grammar
+ * does not allow it. After an end-of-generation token the grammar is done
+ * and allows nothing until reset. */
+bool llamac_grammar_accept(llamac_grammar *g, llamac_token tok);
+/* Advances over `len` bytes of text; false (and no change) if they cannot
+ * continue the grammar. For checking text without a model. */
+bool llamac_grammar_accept_text(llamac_grammar *g, const char *text, size_t len);
+/* Whether the text so far is a complete match (the grammar may end here). */
+bool llamac_grammar_can_end(const llamac_grammar *g);
+/* Whether an end-of-generation token has been accepted. */
+bool llamac_grammar_done(const llamac_grammar *g);
+/* The allowed tokens as a bit set: bit (t % 64) of word t / 64 for token t,
+ * n_vocab bits. Valid until the next call on `g`; NULL without a model or
+ * when out of memory. */
+const uint64_t *llamac_grammar_allowed(llamac_grammar *g);
+
+typedef struct llamac_grammar_stats {
+    uint64_t checks;        /* single-token checks (the sampled token first) */
+    uint64_t filters;       /* whole-vocabulary filters asked for */
+    uint64_t filter_cached; /* ...answered from the per-state cache */
+    int64_t filter_us;      /* time in whole-vocabulary filters */
+    uint32_t states;        /* matcher states built so far */
+} llamac_grammar_stats;
+void llamac_grammar_stats_get(const llamac_grammar *g, llamac_grammar_stats *out);
+
+/* Attaches a grammar (borrowed; must outlive its use; NULL detaches). With
+ * a grammar, llamac_sampler_sample samples as usual, keeps the token if the
+ * grammar allows it, and otherwise samples again from the logits with every
+ * refused token removed (at temperature 1 with top-k/top-p/min-p off this
+ * is exactly sampling from the constrained distribution; greedy gives the
+ * best allowed token). Returns -1 when the grammar allows no token at all
+ * (it is done). */
+void llamac_sampler_set_grammar(llamac_sampler *s, llamac_grammar *g);
+
+/* JSON Schema to GBNF (in the conversion library, which reads JSON): type
+ * (object, array, string, number, integer, boolean, null, lists of types),
+ * properties, required, additionalProperties (false by default; true or a
+ * schema allow other keys), items, minItems, maxItems, enum, const, anyOf,
+ * oneOf, $ref to #/$defs/... or #/definitions/..., minLength, maxLength,
+ * format date / time / date-time / uuid, and the annotations title,
+ * description, $schema, $id, $comment, default, examples. Any other keyword
+ * is an error that names it. {"type": "object"} alone is any JSON object.
+ * Returns malloc'd GBNF text whose start rule is "root", or NULL. */
+char *llamac_json_schema_to_gbnf(const char *schema_json, llamac_error *err);
+/* llamac_json_schema_to_gbnf + llamac_grammar_create. */
+llamac_grammar *llamac_grammar_from_json_schema(const llamac_model *model, const char *schema_json,
+                                                llamac_error *err);
+
 /* ------------------------------------------------------------------- chat */
 
 /* Chat templates, written out in C for the formats llamac knows (no Jinja

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_grammar.h"
 #include "cmd_chat.h"
 
 static const char usage_text[] =
@@ -44,6 +45,8 @@ static const char usage_text[] =
     "                          model's end-of-generation tokens.\n"
     "  -n, --n-predict N       most tokens per reply; -1 = no limit (default -1)\n"
     CLI_ENGINE_OPTIONS_HELP
+    CLI_GRAMMAR_OPTIONS_HELP
+    "                          (each reply follows it from its start)\n"
     "  -v, --verbose           after each prompt, tell on stderr how many tokens the\n"
     "                          conversation has and how many came from the cache\n"
     "  -h, --help              show this help\n";
@@ -61,6 +64,7 @@ typedef struct chat_options {
     bool verbose;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
+    cli_grammar_opts grammar;
 } chat_options;
 
 /* Set by the SIGINT handler, read and cleared by the generation loop. A
@@ -87,6 +91,9 @@ static int parse_args(int argc, char **argv, chat_options *o) {
         int engine = cli_engine_option("chat", argc, argv, &i, &o->sampling, &o->ctx, &o->isa);
         if (engine < 0) return CLI_USAGE;
         if (engine > 0) continue;
+        int grammar = cli_grammar_option("chat", argc, argv, &i, &o->grammar);
+        if (grammar < 0) return CLI_USAGE;
+        if (grammar > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "--system")) { VALUE(); o->system = v; }
@@ -168,6 +175,7 @@ typedef struct chat_session {
     llamac_model *model;
     llamac_context *ctx;
     llamac_sampler *sampler;
+    llamac_grammar *grammar;
     llamac_stop *stop;
     conversation conv;
     uint32_t n_ctx;
@@ -188,6 +196,7 @@ typedef struct chat_session {
 static void session_free(chat_session *s) {
     llamac_stop_free(s->stop);
     llamac_sampler_free(s->sampler);
+    llamac_grammar_free(s->grammar);
     llamac_context_free(s->ctx);
     llamac_model_free(s->model);
     conv_free(&s->conv);
@@ -336,6 +345,7 @@ static int generate_reply(chat_session *s, llamac_error *err) {
     llamac_stop_reset(s->stop);
     s->reply_len = 0;
     s->reply_started = false;
+    llamac_grammar_reset(s->grammar);
     reply_end end = END_EOG;
     int rc = 0;
     int64_t n_gen = 0, t0 = llamac_time_us();
@@ -343,6 +353,8 @@ static int generate_reply(chat_session *s, llamac_error *err) {
         if (interrupted) { end = END_INTERRUPT; break; }
         if (s->opt.n_predict >= 0 && n_gen >= s->opt.n_predict) { end = END_LIMIT; break; }
         llamac_token tok = llamac_sampler_sample(s->sampler, llamac_logits(s->ctx, -1));
+        if (tok < 0) { end = END_EOG; break; } /* the grammar allows nothing more */
+        if (s->grammar) llamac_grammar_accept(s->grammar, tok);
         llamac_sampler_accept(s->sampler, tok);
         n_gen++;
         if (llamac_token_is_eog(s->model, tok)) { end = END_EOG; break; }
@@ -531,6 +543,10 @@ static int session_open(chat_session *s) {
     s->sampler = llamac_sampler_create(&s->opt.sampling, llamac_n_vocab(s->model));
     s->stop = llamac_stop_create(s->opt.stops, s->opt.n_stops, &err);
     if (!s->cached || !s->sampler || !s->stop) return cli_error("chat", CLI_FAIL, "out of memory");
+    bool grammar_failed;
+    s->grammar = cli_grammar_load("chat", s->model, &s->opt.grammar, &grammar_failed);
+    if (grammar_failed) return CLI_USAGE;
+    llamac_sampler_set_grammar(s->sampler, s->grammar);
     if (s->opt.system && conv_push(&s->conv, "system", s->opt.system, strlen(s->opt.system)) < 0)
         return cli_error("chat", CLI_FAIL, "out of memory");
     s->conv.first_turn = s->conv.n;

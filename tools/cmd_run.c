@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_grammar.h"
 
 static const char usage_text[] =
     "usage: llamac run -m FILE [-p PROMPT | -f FILE] [options]\n"
@@ -26,6 +27,7 @@ static const char usage_text[] =
     "                          (default: recognized from the model's metadata)\n"
     "      --stop TEXT         stop when TEXT appears in the output (not printed);\n"
     "                          may be repeated\n"
+    CLI_GRAMMAR_OPTIONS_HELP
     "      --ignore-eos        keep generating past end-of-generation tokens\n"
     "      --no-display-prompt do not echo the prompt before the generated text\n"
     "      --mmap              map the model file instead of reading it into huge-page\n"
@@ -50,6 +52,7 @@ typedef struct run_options {
     const char *chat_template;
     const char *stops[16];
     size_t n_stops;
+    cli_grammar_opts grammar;
 } run_options;
 
 /* Returns CLI_OK, or an exit code (-1 meaning "help printed, exit 0"). */
@@ -66,6 +69,9 @@ static int parse_args(int argc, char **argv, run_options *o) {
         int engine = cli_engine_option("run", argc, argv, &i, &o->sampling, &o->ctx, &o->isa);
         if (engine < 0) return CLI_USAGE;
         if (engine > 0) continue;
+        int grammar = cli_grammar_option("run", argc, argv, &i, &o->grammar);
+        if (grammar < 0) return CLI_USAGE;
+        if (grammar > 0) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--prompt")) { VALUE(); o->prompt = v; }
@@ -151,6 +157,7 @@ typedef struct run_state {
     llamac_sampler *sampler;
     llamac_detokenizer *detok;
     llamac_stop *stop;
+    llamac_grammar *grammar;
     llamac_token *prompt;
     llamac_token *generated;
     char *prompt_text;
@@ -160,6 +167,7 @@ static void run_state_free(run_state *s) {
     llamac_detokenizer_free(s->detok);
     llamac_stop_free(s->stop);
     llamac_sampler_free(s->sampler);
+    llamac_grammar_free(s->grammar);
     llamac_context_free(s->ctx);
     llamac_model_free(s->model);
     free(s->prompt);
@@ -192,6 +200,8 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
     t0 = llamac_time_us();
     while (n_gen < n_max) {
         llamac_token tok = llamac_sampler_sample(s->sampler, llamac_logits(s->ctx, -1));
+        if (tok < 0) break; /* the grammar is complete and allows nothing more */
+        if (s->grammar) llamac_grammar_accept(s->grammar, tok);
         s->generated[n_gen++] = tok;
         llamac_sampler_accept(s->sampler, tok);
         if (!o->ignore_eos && llamac_token_is_eog(s->model, tok)) break;
@@ -301,6 +311,10 @@ int cmd_run(int argc, char **argv) {
     s.detok = llamac_detokenizer_create(s.model);
     s.stop = llamac_stop_create(o.stops, o.n_stops, &err);
     if (!s.sampler || !s.detok || !s.stop) { run_state_free(&s); return cli_error("run", CLI_FAIL, "out of memory"); }
+    bool grammar_failed;
+    s.grammar = cli_grammar_load("run", s.model, &o.grammar, &grammar_failed);
+    if (grammar_failed) { run_state_free(&s); return CLI_USAGE; }
+    llamac_sampler_set_grammar(s.sampler, s.grammar);
     rc = generate(&o, &s, n_prompt, t_load_us);
     run_state_free(&s);
     return rc;

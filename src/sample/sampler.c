@@ -43,6 +43,7 @@ struct llamac_sampler {
     int32_t history_len;
     int32_t history_head;   /* slot the next accepted token goes into */
     uint64_t rng[4];
+    llamac_grammar *grammar; /* borrowed; NULL: unconstrained */
 };
 
 /* ----------------------------------------------------------------- PRNG */
@@ -325,9 +326,9 @@ static int32_t gather_top_p(llamac_sampler *s, const float *l, float max, float 
     return n;
 }
 
-llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits) {
+/* The chain on logits that already carry the penalty. */
+static llamac_token sample_chain(llamac_sampler *s, const float *l) {
     const llamac_sampler_params *p = &s->params;
-    const float *l = penalty_active(s) ? apply_repeat_penalty(s, logits) : logits;
     int32_t best = argmax_logit(l, s->n_vocab);
     float max = l[best];
     if (p->temperature <= 0.0f || max == -INFINITY) return best;
@@ -359,4 +360,43 @@ llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits) {
         n = gather_all(s, l, min_logit);
     }
     return draw(s, n, max, (double)p->temperature);
+}
+
+/* ------------------------------------------------------------- grammar */
+
+void llamac_sampler_set_grammar(llamac_sampler *s, llamac_grammar *g) {
+    if (s) s->grammar = g;
+}
+
+static bool mask_has(const uint64_t *mask, llamac_token t) { return (mask[t >> 6] >> (t & 63)) & 1; }
+
+/* Sampling under a grammar: the token the chain picks is kept when the
+ * grammar allows it (the common case with a model that follows the format:
+ * a check of a few bytes). Otherwise every refused token's logit becomes
+ * -inf and the chain runs again. Keeping an allowed first pick and
+ * redrawing from the masked logits after a refusal draws each allowed
+ * token with probability p(t) + (1 - P_allowed) p(t) / P_allowed =
+ * p(t) / P_allowed, the constrained distribution, when no top-k/top-p/
+ * min-p cut is active. */
+static llamac_token sample_with_grammar(llamac_sampler *s, const float *l) {
+    llamac_token tok = sample_chain(s, l);
+    if (llamac_grammar_allows(s->grammar, tok)) return tok;
+    const uint64_t *mask = llamac_grammar_allowed(s->grammar);
+    if (!mask) return -1;
+    float *masked = s->penalized_logits;
+    if (l != masked) memcpy(masked, l, (size_t)s->n_vocab * sizeof *masked);
+    llamac_token first_allowed = -1;
+    for (int32_t i = 0; i < s->n_vocab; i++) {
+        if (!mask_has(mask, i)) masked[i] = -INFINITY;
+        else if (first_allowed < 0) first_allowed = i;
+    }
+    if (first_allowed < 0) return -1;
+    tok = sample_chain(s, masked);
+    /* every allowed logit -inf or NaN: the chain's fallback may be refused */
+    return mask_has(mask, tok) ? tok : first_allowed;
+}
+
+llamac_token llamac_sampler_sample(llamac_sampler *s, const float *logits) {
+    const float *l = penalty_active(s) ? apply_repeat_penalty(s, logits) : logits;
+    return s->grammar ? sample_with_grammar(s, l) : sample_chain(s, l);
 }
