@@ -21,6 +21,9 @@ static const command commands[] = {
     {"info", cmd_info, "show a GGUF file's metadata and tensors, or the system (--system)"},
     {"tokenize", cmd_tokenize, "show the tokens a text becomes"},
     {"bench", cmd_bench, "measure prompt and generation speed (llama-bench method)"},
+#ifdef LLAMAC_HAVE_TESTGEN
+    {"testgen", cmd_testgen, "write unit tests for a C or Python file with a local model"},
+#endif
 };
 
 static void usage(FILE *out) {
