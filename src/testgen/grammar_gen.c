@@ -2,8 +2,8 @@
  * include/llamac.h). It fixes the framework's shape and what calls are
  * possible, so that even a weak model writes something that parses:
  *
- * C (cmocka): 1-2 functions `static void test_NAME(void **state) {`,
- *   `(void)state;`, then 1-4 statements, each one of
+ * C (cmocka): one function `static void test_NAME(void **state) {`,
+ *   `(void)state;`, then 1-3 statements, each one of
  *     assert_int_equal(F(args), INT);        F returns an integer type
  *     assert_float_equal(F(args), REAL, 1e-6); F returns float/double
  *     assert_string_equal(F(args), "TEXT");  F returns a char pointer
@@ -13,7 +13,7 @@
  *   its parameter's type: integers (no sign for unsigned), reals, string
  *   literals for char pointers, true/false, NULL for other pointers.
  *   Functions taking structs by value are not callable in this grammar.
- * Python (pytest): 1-2 functions `def test_NAME():` with 1-4 statements:
+ * Python (pytest): one function `def test_NAME():` with 1-3 statements:
  *     assert F(args) == LITERAL / assert F(args) / assert not F(args)
  *     with pytest.raises(ValueError|TypeError|...): F(args)
  *     F(args)
@@ -114,17 +114,17 @@ static char *grammar_c(const tg_source *srcs, int n_srcs, const char *only_fn) {
         tg_buf_free(&g), tg_buf_free(&calls), tg_buf_free(&stmts);
         return NULL;
     }
-    tg_buf_puts(&g, "root ::= test test?\n"
-                    "test ::= \"static void test_\" name \"(void **state) {\\n    (void)state;\\n\" stmt stmt? stmt? stmt? \"}\\n\"\n"
-                    "name ::= [a-z] [a-z0-9_]{0,15}\n"
+    tg_buf_puts(&g, "root ::= test\n"
+                    "test ::= \"static void test_\" name \"(void **state) {\\n    (void)state;\\n\" stmt stmt? stmt? \"}\\n\"\n"
+                    "name ::= [a-z] [a-z0-9_]{0,11}\n"
                     "stmt ::= \"    \" call-stmt \"\\n\"\n"
                     "call-stmt ::= ");
     tg_buf_puts(&g, stmts.s + 4); /* drop the first "  | " */
     tg_buf_puts(&g, calls.s);
     tg_buf_puts(&g, "int ::= \"-\"? uint\n"
-                    "uint ::= [0-9] | [1-9] [0-9]{1,3}\n"
+                    "uint ::= [0-9] | [1-9] [0-9]{1,2}\n"
                     "real ::= \"-\"? uint \".\" [0-9]{1,3}\n"
-                    "string ::= \"\\\"\" [a-zA-Z0-9 ,.!?_-]{0,16} \"\\\"\"\n"
+                    "string ::= \"\\\"\" [a-zA-Z0-9 ,.!?_-]{0,12} \"\\\"\"\n"
                     "bool ::= \"true\" | \"false\"\n");
     tg_buf_free(&calls), tg_buf_free(&stmts);
     return tg_buf_take(&g);
@@ -155,9 +155,9 @@ static char *grammar_python(const tg_source *srcs, int n_srcs, const char *only_
         tg_buf_free(&g), tg_buf_free(&calls), tg_buf_free(&alts);
         return NULL;
     }
-    tg_buf_puts(&g, "root ::= test test?\n"
-                    "test ::= \"def test_\" name \"():\\n\" stmt stmt? stmt? stmt?\n"
-                    "name ::= [a-z] [a-z0-9_]{0,15}\n"
+    tg_buf_puts(&g, "root ::= test\n"
+                    "test ::= \"def test_\" name \"():\\n\" stmt stmt? stmt?\n"
+                    "name ::= [a-z] [a-z0-9_]{0,11}\n"
                     "stmt ::= \"    \" (check | raises | call) \"\\n\"\n"
                     "check ::= \"assert \" (\"not \")? call (\" == \" literal)?\n"
                     "raises ::= \"with pytest.raises(\" exc \"):\\n        \" call\n"
@@ -167,9 +167,9 @@ static char *grammar_python(const tg_source *srcs, int n_srcs, const char *only_
     tg_buf_puts(&g, "literal ::= int | real | string | bool | \"None\" | list\n"
                     "list ::= \"[\" (int (\", \" int){0,4})? \"]\"\n"
                     "int ::= \"-\"? uint\n"
-                    "uint ::= [0-9] | [1-9] [0-9]{1,3}\n"
+                    "uint ::= [0-9] | [1-9] [0-9]{1,2}\n"
                     "real ::= \"-\"? uint \".\" [0-9]{1,3}\n"
-                    "string ::= \"\\\"\" [a-zA-Z0-9 ,.!?_-]{0,16} \"\\\"\"\n"
+                    "string ::= \"\\\"\" [a-zA-Z0-9 ,.!?_-]{0,12} \"\\\"\"\n"
                     "bool ::= \"True\" | \"False\"\n");
     tg_buf_free(&calls), tg_buf_free(&alts);
     return tg_buf_take(&g);

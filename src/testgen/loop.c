@@ -227,7 +227,8 @@ static char *first_prompt(const run_state *st, const tg_source *src, const tg_fu
 }
 
 typedef struct candidate {
-    char **replies, **feedback; /* per round */
+    char **replies, **outputs; /* per round: the reply and the tool output it got */
+    const char **kinds;        /* "build", "shape" or "failed" */
     int n_rounds;
     bool active, ever_built;
 } candidate;
@@ -367,24 +368,30 @@ static const char *judge(run_state *st, fn_report *rep, candidate *c, const char
 
 static void free_candidates(candidate *c, int n) {
     for (int i = 0; i < n; i++) {
-        for (int r = 0; r < c[i].n_rounds; r++) free(c[i].replies[r]), free(c[i].feedback[r]);
+        for (int r = 0; r < c[i].n_rounds; r++) free(c[i].replies[r]), free(c[i].outputs[r]);
         free(c[i].replies);
-        free(c[i].feedback);
+        free(c[i].outputs);
+        free(c[i].kinds);
     }
     free(c);
 }
 
 /* The conversation of candidate c at a prompt tier. */
+/* Smaller tiers shorten the tool output and, at the last, keep only the
+ * latest repair exchange. owned[] receives the strings to free. */
 static size_t conversation(const run_state *st, const tg_source *src, const tg_function *f, const candidate *c,
-                           int tier, llamac_chat_message *msgs, char **owned) {
+                           int tier, llamac_chat_message *msgs, char **owned, int *n_owned) {
+    static const size_t output_max[] = {1500, 400, 120};
     size_t n = 0;
-    *owned = first_prompt(st, src, f, tier);
+    *n_owned = 0;
+    owned[(*n_owned)++] = first_prompt(st, src, f, tier);
     if (tier == 0)
         msgs[n++] = (llamac_chat_message){"system", "You write unit tests. Reply with code in one fenced block."};
-    msgs[n++] = (llamac_chat_message){"user", *owned};
-    for (int r = 0; r < c->n_rounds; r++) {
+    msgs[n++] = (llamac_chat_message){"user", owned[0]};
+    for (int r = tier == 2 && c->n_rounds > 0 ? c->n_rounds - 1 : 0; r < c->n_rounds; r++) {
         msgs[n++] = (llamac_chat_message){"assistant", c->replies[r]};
-        msgs[n++] = (llamac_chat_message){"user", c->feedback[r]};
+        owned[*n_owned] = feedback_text(c->kinds[r], c->outputs[r], output_max[tier], st->lang);
+        msgs[n++] = (llamac_chat_message){"user", owned[(*n_owned)++]};
     }
     return n;
 }
@@ -399,7 +406,8 @@ static int test_function(run_state *st, const tg_source *src, const tg_function 
     for (int k = 0; k < K; k++) {
         c[k].active = true;
         c[k].replies = calloc((size_t)o->rounds + 1, sizeof(char *));
-        c[k].feedback = calloc((size_t)o->rounds + 1, sizeof(char *));
+        c[k].outputs = calloc((size_t)o->rounds + 1, sizeof(char *));
+        c[k].kinds = calloc((size_t)o->rounds + 1, sizeof(char *));
     }
     char *gbnf = o->grammar ? tg_grammar_for(st->srcs, st->n_srcs, st->lang, f->name) : NULL;
     if (o->grammar && !gbnf) progress(st, "%s: no literal fits its parameters; sampling without a grammar", f->name);
@@ -413,20 +421,29 @@ static int test_function(run_state *st, const tg_source *src, const tg_function 
         progress(st, "%s: round %d, %d candidate%s", f->name, round, n, n == 1 ? "" : "s");
         llamac_chat_message *msgs[LLAMAC_SEQ_MAX];
         size_t n_msgs[LLAMAC_SEQ_MAX];
-        char *owned[LLAMAC_SEQ_MAX], *keys[LLAMAC_SEQ_MAX], *replies[LLAMAC_SEQ_MAX];
+        char *owned[LLAMAC_SEQ_MAX][24], *keys[LLAMAC_SEQ_MAX], *replies[LLAMAC_SEQ_MAX];
+        int n_owned[LLAMAC_SEQ_MAX];
         llamac_error err = {{0}};
         int grc = -2;
         for (int tier = 0; tier < 3 && grc == -2; tier++) {
             for (int i = 0; i < n; i++) {
                 msgs[i] = calloc((size_t)(2 * round + 2), sizeof **msgs);
-                n_msgs[i] = conversation(st, src, f, &c[idx[i]], tier, msgs[i], &owned[i]);
+                n_msgs[i] = conversation(st, src, f, &c[idx[i]], tier, msgs[i], owned[i], &n_owned[i]);
                 tg_buf kb = {0};
                 tg_buf_printf(&kb, "%s/c%d.r%d", f->name, idx[i] + 1, round);
                 keys[i] = tg_buf_take(&kb);
             }
             grc = tg_gen_replies(st->gen, (const llamac_chat_message *const *)msgs, n_msgs, n,
                                  (const char *const *)keys, gbnf, replies, &err);
-            for (int i = 0; i < n; i++) free(msgs[i]), free(owned[i]), free(keys[i]);
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n_owned[i]; j++) free(owned[i][j]);
+                free(msgs[i]), free(keys[i]);
+            }
+        }
+        if (grc == -2) { /* even the smallest prompt does not fit: this function only */
+            rep->error = tg_strdup(err.msg);
+            fprintf(stderr, "llamac testgen: %s: round %d skipped: %s\n", f->name, round, err.msg);
+            break;
         }
         if (grc != 0) {
             rep->error = tg_strdup(err.msg);
@@ -441,11 +458,12 @@ static int test_function(run_state *st, const tg_source *src, const tg_function 
             cd->active = kind && round <= o->rounds;
             if (kind && !cd->active && !strcmp(kind, "failed")) rep->failed++;
             if (cd->active) {
-                size_t max = 1500;
                 cd->replies[cd->n_rounds] = replies[i];
-                cd->feedback[cd->n_rounds] = feedback_text(kind, output, max, st->lang);
+                cd->outputs[cd->n_rounds] = output;
+                cd->kinds[cd->n_rounds] = kind;
                 cd->n_rounds++;
                 replies[i] = NULL;
+                output = NULL;
             }
             free(output);
             free(replies[i]);
@@ -559,7 +577,7 @@ static int write_report(const run_state *st, const cov_counts *baseline, const c
         tg_buf_free(&b);
         free(qd);
         cJSON_AddItemToArray(cmds_j, cJSON_CreateString(cmds->build));
-        if (st->lang == TG_LANG_C) cJSON_AddItemToArray(cmds_j, cJSON_CreateString(cmds->run));
+        cJSON_AddItemToArray(cmds_j, cJSON_CreateString(cmds->run));
         cJSON_AddItemToArray(cmds_j, cJSON_CreateString(cmds->coverage));
         cJSON_AddItemToArray(cmds_j, cJSON_CreateString(cmds->coverage_show));
     }
