@@ -341,7 +341,7 @@ static const char *judge(run_state *st, fn_report *rep, candidate *c, const char
     } else {
         rep->passed++;
         tg_unit *all = calloc((size_t)st->n_kept + 1, sizeof *all);
-        memcpy(all, st->kept, (size_t)st->n_kept * sizeof *all);
+        if (st->n_kept) memcpy(all, st->kept, (size_t)st->n_kept * sizeof *all);
         all[st->n_kept] = u;
         attempt m;
         try_units(st, all, st->n_kept + 1, 1, true, &m);
