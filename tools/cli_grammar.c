@@ -22,31 +22,24 @@ int cli_grammar_option(const char *cmd, int argc, char **argv, int *i, cli_gramm
     return 1;
 }
 
-llamac_grammar *cli_grammar_load(const char *cmd, const llamac_model *model, const cli_grammar_opts *o,
-                                 bool *failed) {
-    *failed = false;
+int cli_grammar_load(const char *cmd, const llamac_model *model, const cli_grammar_opts *o, llamac_grammar **out) {
+    *out = NULL;
     const char *path = o->file ? o->file : o->schema_file;
-    if (!o->text && !path) return NULL;
-    *failed = true;
+    if (!o->text && !path) return CLI_OK;
     char *text = NULL;
     if (path) {
         size_t len;
         text = cli_read_file(cmd, path, &len);
-        if (!text) return NULL;
+        if (!text) return CLI_FAIL;
         if (memchr(text, 0, len)) {
-            cli_error(cmd, CLI_USAGE, "%s: NUL byte in the file", path);
             free(text);
-            return NULL;
+            return cli_error(cmd, CLI_USAGE, "%s: NUL byte in the file", path);
         }
     }
     llamac_error err = {{0}};
-    llamac_grammar *g = o->schema_file ? llamac_grammar_from_json_schema(model, text, &err)
-                                       : llamac_grammar_create(model, o->text ? o->text : text, NULL, &err);
+    *out = o->schema_file ? llamac_grammar_from_json_schema(model, text, &err)
+                          : llamac_grammar_create(model, o->text ? o->text : text, NULL, &err);
     free(text);
-    if (!g) {
-        cli_error(cmd, CLI_USAGE, "%s: %s", path ? path : "--grammar", err.msg);
-        return NULL;
-    }
-    *failed = false;
-    return g;
+    if (!*out) return cli_error(cmd, CLI_USAGE, "%s: %s", path ? path : "--grammar", err.msg);
+    return CLI_OK;
 }

@@ -12,11 +12,11 @@ typedef struct cli_grammar_opts {
 /* 1 when argv[*i] was a grammar option (value consumed), 0 when not, -1
  * after a usage error. */
 int cli_grammar_option(const char *cmd, int argc, char **argv, int *i, cli_grammar_opts *o);
-/* The grammar the options ask for, made for `model`; NULL with *failed
- * false when none was asked for, NULL with *failed true after printing the
- * error (naming the file). */
-llamac_grammar *cli_grammar_load(const char *cmd, const llamac_model *model, const cli_grammar_opts *o,
-                                 bool *failed);
+/* Makes the grammar the options ask for (NULL in *out when none), for
+ * `model`. Returns CLI_OK, or the exit code after printing the error
+ * (naming the file): CLI_FAIL when the file cannot be read, CLI_USAGE when
+ * the grammar or schema is refused. */
+int cli_grammar_load(const char *cmd, const llamac_model *model, const cli_grammar_opts *o, llamac_grammar **out);
 
 #define CLI_GRAMMAR_OPTIONS_HELP                                                             \
     "      --grammar TEXT      constrain the output to a GBNF grammar (start rule: root)\n"  \

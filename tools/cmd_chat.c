@@ -543,9 +543,8 @@ static int session_open(chat_session *s) {
     s->sampler = llamac_sampler_create(&s->opt.sampling, llamac_n_vocab(s->model));
     s->stop = llamac_stop_create(s->opt.stops, s->opt.n_stops, &err);
     if (!s->cached || !s->sampler || !s->stop) return cli_error("chat", CLI_FAIL, "out of memory");
-    bool grammar_failed;
-    s->grammar = cli_grammar_load("chat", s->model, &s->opt.grammar, &grammar_failed);
-    if (grammar_failed) return CLI_USAGE;
+    int grammar_rc = cli_grammar_load("chat", s->model, &s->opt.grammar, &s->grammar);
+    if (grammar_rc != CLI_OK) return grammar_rc;
     llamac_sampler_set_grammar(s->sampler, s->grammar);
     if (s->opt.system && conv_push(&s->conv, "system", s->opt.system, strlen(s->opt.system)) < 0)
         return cli_error("chat", CLI_FAIL, "out of memory");

@@ -240,6 +240,14 @@ static int generate(const run_options *o, run_state *s, int64_t n_prompt, int64_
             (double)t_load_us / 1e3, repacked, llamac_context_kernels(s->ctx), (long long)n_prompt,
             t_prompt_us > 0 ? (double)n_prompt * 1e6 / (double)t_prompt_us : 0.0, (long long)n_gen,
             t_gen_us > 0 ? (double)n_gen * 1e6 / (double)t_gen_us : 0.0);
+    if (s->grammar) {
+        llamac_grammar_stats gs;
+        llamac_grammar_stats_get(s->grammar, &gs);
+        fprintf(stderr, "llamac: grammar: %llu token checks, %llu vocabulary filters (%llu from the cache), "
+                "%.2f ms filtering = %.1f us per generated token\n", (unsigned long long)gs.checks,
+                (unsigned long long)gs.filters, (unsigned long long)gs.filter_cached, (double)gs.filter_us / 1e3,
+                n_gen > 0 ? (double)gs.filter_us / (double)n_gen : 0.0);
+    }
     if (n_gen == n_max && o->n_predict < 0)
         fprintf(stderr, "llamac: stopped: the context of %lld tokens is full\n", (long long)n_ctx);
     return CLI_OK;
@@ -311,9 +319,8 @@ int cmd_run(int argc, char **argv) {
     s.detok = llamac_detokenizer_create(s.model);
     s.stop = llamac_stop_create(o.stops, o.n_stops, &err);
     if (!s.sampler || !s.detok || !s.stop) { run_state_free(&s); return cli_error("run", CLI_FAIL, "out of memory"); }
-    bool grammar_failed;
-    s.grammar = cli_grammar_load("run", s.model, &o.grammar, &grammar_failed);
-    if (grammar_failed) { run_state_free(&s); return CLI_USAGE; }
+    rc = cli_grammar_load("run", s.model, &o.grammar, &s.grammar);
+    if (rc != CLI_OK) { run_state_free(&s); return rc; }
     llamac_sampler_set_grammar(s.sampler, s.grammar);
     rc = generate(&o, &s, n_prompt, t_load_us);
     run_state_free(&s);
