@@ -170,13 +170,13 @@ done:
 
 static void test_prefix(const fixture *f) {
     enum { N_SEQ = 4, PREFIX = 40, SUFFIX = 6, LEN = PREFIX + SUFFIX };
-    llamac_token toks[N_SEQ][LEN];
+    llamac_token toks[N_SEQ][LEN + 1];
     float *alone[N_SEQ];
     make_tokens(f, 7, toks[0], PREFIX);
     for (int s = 0; s < N_SEQ; s++) {
         memcpy(toks[s], toks[0], sizeof(llamac_token) * PREFIX);
-        make_tokens(f, 200 + (uint64_t)s, toks[s] + PREFIX, SUFFIX);
-        alone[s] = logits_alone(f, toks[s], LEN, PREFIX - 1);
+        make_tokens(f, 200 + (uint64_t)s, toks[s] + PREFIX, SUFFIX + 1);
+        alone[s] = logits_alone(f, toks[s], LEN + 1, PREFIX - 1);
     }
     llamac_error err = {{0}};
     llamac_batch *b = llamac_batch_create(LEN);
@@ -225,10 +225,19 @@ static void test_prefix(const fixture *f) {
         worst = check_entries(f, ctx, refs, n, alone);
         CHECKF(worst < TOL, "%s: re-decoded tail: max logit difference %g", f->name, worst);
 
-        /* removing the shared prefix from one sequence keeps it for the others */
+        /* removing the shared prefix from one sequence keeps it for the
+         * others; copying it back from another puts it before the
+         * sequence's own cells, and the sequence goes on as before */
         CHECK(llamac_seq_rm(ctx, 3, 0, PREFIX));
         CHECK(llamac_seq_pos_min(ctx, 3) == PREFIX && llamac_seq_pos_max(ctx, 3) == LEN - 1);
         CHECK(llamac_kv_cells_used(ctx) == PREFIX + N_SEQ * SUFFIX);
+        CHECK(llamac_seq_cp(ctx, 1, 3, 10, 25) && llamac_seq_cp(ctx, 1, 3, -1, 10) && llamac_seq_cp(ctx, 1, 3, 25, PREFIX));
+        CHECK(llamac_seq_pos_min(ctx, 3) == 0 && llamac_kv_cells_used(ctx) == PREFIX + N_SEQ * SUFFIX);
+        llamac_batch_clear(b);
+        llamac_batch_add(b, toks[3][LEN], LEN, &all[3], 1, true);
+        CHECKF(llamac_decode_batch(ctx, b, &err) == 0, "%s", err.msg);
+        worst = diff(llamac_batch_logits(ctx, 0), alone[3] + (size_t)LEN * f->n_vocab, f->n_vocab);
+        CHECKF(worst < TOL, "%s: prefix copied back in three ranges: max logit difference %g", f->name, worst);
         llamac_seq_keep(ctx, 1);
         CHECK(llamac_kv_cells_used(ctx) == LEN);
         CHECK(llamac_seq_pos_max(ctx, 0) == -1 && llamac_seq_pos_max(ctx, 3) == -1);

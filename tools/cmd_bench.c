@@ -226,10 +226,11 @@ static int run_parallel(llamac_model *m, const bench_options *o, int32_t P, benc
     llamac_error err = {{0}};
     llamac_context *ctx = llamac_context_create(m, &cp, &err);
     if (!ctx) return cli_error("bench", CLI_FAIL, "%s", err.msg);
-    if (llamac_n_ctx(ctx) < cp.n_ctx) {
+    const uint32_t n_ctx = llamac_n_ctx(ctx);
+    if (n_ctx < cp.n_ctx) {
         llamac_context_free(ctx);
         return cli_error("bench", CLI_USAGE, "%d sequences of %lld tokens need %u cells; the model's context is %u",
-                         P, (long long)(o->n_prompt + o->n_gen), cp.n_ctx, llamac_n_ctx(ctx));
+                         P, (long long)(o->n_prompt + o->n_gen), cp.n_ctx, n_ctx);
     }
     const int64_t cap = (int64_t)P * (o->n_prompt > 1 ? o->n_prompt : 1);
     llamac_batch *b = llamac_batch_create((int32_t)cap);

@@ -14,7 +14,12 @@
  * several tokens and one head unit instead (below), claimed longest (latest
  * tokens) first; the scalar path keeps one item per token. Each query head
  * is computed by one thread with a fixed order of operations, so the output
- * does not depend on the thread count. */
+ * does not depend on the thread count.
+ *
+ * In a cache shared by several sequences a token reads its sequence's
+ * cells through a list in position order (lc_attn_args.cells); the kernels
+ * are the same, with row t of the walk at cells[t] instead of t, and a
+ * prefill tile spans one run of tokens that read the same list. */
 #ifndef LC_ATTENTION_H
 #define LC_ATTENTION_H
 

@@ -83,7 +83,7 @@ static const llamac_seq_id *entry_seqs(const llamac_batch *b, int32_t i) { retur
 static int check_entries(const llamac_context *ctx, const llamac_batch *b, int32_t *next, llamac_error *err) {
     const int32_t n_vocab = ctx->model->hp.n_vocab;
     if (b->n <= 0) return lc_fail(err, "decode: the batch is empty");
-    lc_kv_next_positions(ctx, next);
+    for (llamac_seq_id s = 0; s < ctx->n_seq_max; s++) next[s] = lc_kv_next_position(&ctx->kv, s);
     for (int32_t i = 0; i < b->n; i++) {
         if (b->token[i] < 0 || b->token[i] >= n_vocab)
             return lc_fail(err, "decode: token %d at index %d is outside the vocabulary [0, %d)", b->token[i], i,
@@ -172,15 +172,15 @@ static void build_chunk(llamac_context *ctx, const llamac_batch *b, int32_t begi
     for (int32_t i = begin; i < begin + n; i++) {
         const llamac_seq_id s = entry_seqs(b, i)[0];
         const int32_t r = fill[s]++;
-        int32_t *list = d->seq_cells + (size_t)s * kv->n_ctx;
-        if (r == start[s]) d->seq_len[s] = lc_kv_seq_cells(kv, s, list, d->sort_keys);
+        int32_t list_len;
+        const int32_t *list = lc_kv_seq_cells(kv, s, &list_len);
         d->row_entry[r] = i;
         ub->tokens[r] = b->token[i];
         ub->pos[r] = b->pos[i];
         ub->cell[r] = d->entry_cell[i];
         /* the row sees its sequence's cells up to its own position: a prefix
          * of the position-ordered list, its own cell last */
-        int32_t lo = 0, hi = d->seq_len[s];
+        int32_t lo = 0, hi = list_len;
         while (lo < hi) {
             const int32_t mid = lo + (hi - lo) / 2;
             if (kv->pos[list[mid]] <= b->pos[i]) lo = mid + 1; else hi = mid;
@@ -214,14 +214,9 @@ int llamac_decode_batch(llamac_context *ctx, const llamac_batch *b, llamac_error
 
     /* nothing can fail from here on: tag the cells, then compute */
     for (int32_t i = 0; i < b->n; i++) {
-        const int32_t c = ctx->d.entry_cell[i];
-        uint64_t mask = 0;
-        for (int32_t k = 0; k < b->n_seqs[i]; k++) mask |= (uint64_t)1 << entry_seqs(b, i)[k];
-        kv->pos[c] = b->pos[i];
-        kv->seqs[c] = mask;
+        lc_kv_cell_assign(kv, ctx->d.entry_cell[i], b->pos[i], entry_seqs(b, i), b->n_seqs[i]);
         ctx->d.entry_logits[i] = -1;
     }
-    kv->n_used += (uint32_t)b->n;
     ctx->last_n = b->n;
     int32_t next_row = 0;
     for (int32_t done = 0; done < b->n;) {
@@ -255,8 +250,9 @@ int llamac_decode(llamac_context *ctx, const llamac_token *tokens, int32_t n, bo
         d->single = grown;
     }
     const int32_t pos0 = llamac_seq_pos_max(ctx, 0) + 1;
-    if ((int64_t)pos0 + n > (int64_t)ctx->kv.n_ctx && ctx->n_seq_max == 1)
-        return lc_fail(err, "decode: %d cached + %d new tokens exceed the context of %u tokens", pos0, n,
+    /* one sequence: the message of a cache that is all this sequence's */
+    if (ctx->n_seq_max == 1 && (int64_t)ctx->kv.n_used + n > (int64_t)ctx->kv.n_ctx)
+        return lc_fail(err, "decode: %u cached + %d new tokens exceed the context of %u tokens", ctx->kv.n_used, n,
                        ctx->kv.n_ctx);
     const llamac_seq_id seq0 = 0;
     llamac_batch_clear(d->single);

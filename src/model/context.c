@@ -60,7 +60,7 @@ static void free_scratch(lc_scratch *s) {
 
 /* The rows of one forward call and the decode call's per-sequence lists. */
 static int alloc_decode_scratch(llamac_context *ctx, llamac_error *err) {
-    const size_t B = (size_t)ctx->n_batch, n_ctx = ctx->kv.n_ctx;
+    const size_t B = (size_t)ctx->n_batch;
     lc_ubatch *ub = &ctx->ub;
     lc_decode_scratch *d = &ctx->d;
     ub->tokens = malloc(B * sizeof *ub->tokens);
@@ -70,20 +70,16 @@ static int alloc_decode_scratch(llamac_context *ctx, llamac_error *err) {
     ub->attn_n_seen = malloc(B * sizeof *ub->attn_n_seen);
     ub->out_rows = malloc(B * sizeof *ub->out_rows);
     d->row_entry = malloc(B * sizeof *d->row_entry);
-    d->seq_cells = malloc((size_t)ctx->n_seq_max * n_ctx * sizeof *d->seq_cells);
-    d->seq_len = calloc((size_t)ctx->n_seq_max, sizeof *d->seq_len);
-    d->sort_keys = malloc(n_ctx * sizeof *d->sort_keys);
     if (!ub->tokens || !ub->pos || !ub->cell || !ub->attn_cells || !ub->attn_n_seen || !ub->out_rows ||
-        !d->row_entry || !d->seq_cells || !d->seq_len || !d->sort_keys)
-        return lc_fail(err, "out of memory allocating the cell lists of %d sequences x %zu cells", ctx->n_seq_max,
-                       n_ctx);
+        !d->row_entry)
+        return lc_fail(err, "out of memory allocating activations for a batch of %zu", B);
     return 0;
 }
 
 static void free_decode_scratch(lc_ubatch *ub, lc_decode_scratch *d) {
     free(ub->tokens); free(ub->pos); free(ub->cell); free(ub->attn_cells); free(ub->attn_n_seen);
     free(ub->out_rows);
-    free(d->row_entry); free(d->seq_cells); free(d->seq_len); free(d->sort_keys);
+    free(d->row_entry);
     free(d->entry_cell); free(d->entry_logits);
     llamac_batch_free(d->single);
 }
@@ -116,10 +112,13 @@ static int alloc_kv(llamac_context *ctx, int kv_type, uint32_t n_ctx, llamac_err
     kv->v = alloc_pages(bytes);
     kv->pos = malloc((size_t)n_ctx * sizeof *kv->pos);
     kv->seqs = malloc((size_t)n_ctx * sizeof *kv->seqs);
-    if (!kv->k || !kv->v || !kv->pos || !kv->seqs)
-        return lc_fail(err, "out of memory: the KV cache for %u positions needs %.1f MiB", n_ctx,
-                       2.0 * (double)bytes / 1048576.0);
-    lc_kv_cells_clear(kv);
+    kv->seq_cells = malloc((size_t)ctx->n_seq_max * n_ctx * sizeof *kv->seq_cells);
+    kv->seq_len = malloc((size_t)ctx->n_seq_max * sizeof *kv->seq_len);
+    kv->merge_scratch = malloc((size_t)n_ctx * sizeof *kv->merge_scratch);
+    if (!kv->k || !kv->v || !kv->pos || !kv->seqs || !kv->seq_cells || !kv->seq_len || !kv->merge_scratch)
+        return lc_fail(err, "out of memory: the KV cache for %u cells and %d sequences needs %.1f MiB", n_ctx,
+                       ctx->n_seq_max, 2.0 * (double)bytes / 1048576.0);
+    lc_kv_cells_clear(kv, ctx->n_seq_max);
     return 0;
 }
 
@@ -169,6 +168,9 @@ void llamac_context_free(llamac_context *ctx) {
     free(ctx->kv.v);
     free(ctx->kv.pos);
     free(ctx->kv.seqs);
+    free(ctx->kv.seq_cells);
+    free(ctx->kv.seq_len);
+    free(ctx->kv.merge_scratch);
     free(ctx->logits);
     free(ctx);
 }

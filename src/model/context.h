@@ -26,6 +26,9 @@ typedef struct lc_kv_cache {
     int32_t *pos;        /* [n_ctx] position of the cell's token; -1: free */
     uint64_t *seqs;      /* [n_ctx] bit s set: sequence s sees the cell (0: free) */
     uint32_t n_used;     /* cells with some sequence */
+    int32_t *seq_cells;  /* [n_seq_max][n_ctx] each sequence's cells in position order */
+    int32_t *seq_len;    /* [n_seq_max] */
+    int32_t *merge_scratch; /* [n_ctx] for llamac_seq_cp */
 } lc_kv_cache;
 
 /* Activations for one chunk of at most n_batch tokens. */
@@ -59,9 +62,6 @@ typedef struct lc_ubatch {
 
 /* Work space of a decode call, allocated once (or grown with the batch). */
 typedef struct lc_decode_scratch {
-    int32_t *seq_cells;         /* [n_seq_max][n_ctx] each sequence's cells in position order */
-    int32_t *seq_len;           /* [n_seq_max] */
-    int64_t *sort_keys;         /* [n_ctx] (position, cell) pairs when a list needs sorting */
     int32_t *row_entry;         /* [n_batch] the entry of each row of ctx->ub */
     int32_t *entry_cell;        /* [entries_cap] the cell each batch entry was given */
     int32_t *entry_logits;      /* [entries_cap] its logits row, or -1 */
