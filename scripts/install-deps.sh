@@ -25,6 +25,7 @@ build  pkg-config             finds PCRE2 and cJSON for cmake
 build  libpcre2-dev           the Llama 3 pre-tokenizer regex; the one library the engine core links
 build  libcjson-dev           reads config.json, tokenizer.json and safetensors headers (convert)
 build  libmicrohttpd-dev      the HTTP server library behind llamac serve (not linked into the core)
+build  libclang-dev           llamac testgen parses C sources with libclang (not linked into the core)
 test   clang                  the ASan+UBSan half of make test; cross-compiles neon.c in test_neon_clang
 test   libclang-rt-14-dev     sanitizer runtimes for clang (and libFuzzer for make fuzz)
 test   libsimde-dev           AVX-512 kernels emulated on any x86 CPU (the *_avx512_emulated tests)
@@ -32,6 +33,10 @@ test   qemu-user              runs the aarch64 build of test_kernels (test_neon)
 test   gcc-aarch64-linux-gnu  cross-compiles the NEON kernels (test_neon)
 test   libc6-dev-arm64-cross  aarch64 libc and headers for that cross build (test_neon)
 test   nginx                  the scale-out test runs deploy/nginx.conf in front of two llamac serve replicas
+test   libcmocka-dev          the C unit-test framework llamac testgen writes tests for
+test   gcovr                  line and branch coverage of C tests kept by llamac testgen
+test   python3-pytest         the Python test framework llamac testgen writes tests for
+test   python3-coverage       line and branch coverage of Python tests kept by llamac testgen
 bench  python3-numpy          bench/run.sh makes real-shape synthetic checkpoints with it
 '
 

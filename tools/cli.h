@@ -70,5 +70,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* tools/cmd_testgen.c (built only with libclang; see CMakeLists.txt) */
+int cmd_testgen(int argc, char **argv);
 
 #endif

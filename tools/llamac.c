@@ -23,6 +23,9 @@ static const command commands[] = {
     {"bench", cmd_bench, "measure prompt and generation speed (llama-bench method)"},
     {"perplexity", cmd_perplexity, "perplexity of a text and KL divergence between models"},
     {"serve", cmd_serve, "OpenAI-compatible HTTP server with continuous batching"},
+#ifdef LLAMAC_HAVE_TESTGEN
+    {"testgen", cmd_testgen, "write unit tests for a C or Python file with a local model"},
+#endif
 };
 
 static void usage(FILE *out) {
