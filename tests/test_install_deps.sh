@@ -93,7 +93,7 @@ for p in $all_test; do check "fresh, root: reason line for $p" out_has "^  $p +[
 run test 1000 cmake clang libsimde-dev
 check "user: exit 0" rc_is 0
 check "user: through sudo" log_has \
-    "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends build-essential pkg-config libpcre2-dev libcjson-dev libclang-rt-14-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross"
+    "sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends build-essential pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev libclang-dev libclang-rt-14-dev qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross nginx libcmocka-dev gcovr python3-pytest python3-coverage"
 check "user: says sudo" out_has "installing with sudo"
 check "user: no line for present cmake" test "$(grep -c '^  cmake ' "$tmp/out")" = 0
 
@@ -102,7 +102,7 @@ run build 0 $all_build
 check "build, all build present: no apt-get" log_empty
 run build 0 cmake
 check "build: only build packages" log_has \
-    "apt-get install -y -q --no-install-recommends build-essential pkg-config libpcre2-dev libcjson-dev (uid 0, DEBIAN_FRONTEND=noninteractive)"
+    "apt-get install -y -q --no-install-recommends build-essential pkg-config libpcre2-dev libcjson-dev libmicrohttpd-dev libclang-dev (uid 0, DEBIAN_FRONTEND=noninteractive)"
 
 # report only
 LLAMAC_NO_INSTALL=1 run test 1000
