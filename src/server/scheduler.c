@@ -151,12 +151,13 @@ void srv_scheduler_free(srv *s) {
 /* Ends a slot's task (the task is already finished or cancelled) and makes
  * the slot idle. Its KV cells stay for prefix reuse. */
 static void release_slot_locked(srv *s, srv_slot *sl) {
+    /* the sampler borrows the task's grammar: drop it before the task */
+    slot_clear_request(sl);
     if (sl->task) {
         srv_task_release_locked(s, sl->task);
         sl->task = NULL;
         s->n_busy--;
     }
-    slot_clear_request(sl);
     sl->last_used_us = llamac_time_us();
 }
 
