@@ -12,4 +12,4 @@ if [ ! -f node_modules/openai/package.json ]; then
 fi
 # the nginx scale-out test has its own script (test_server_nginx.sh)
 exec node --test --test-concurrency=2 server/api.test.mjs server/load.test.mjs server/disconnect.test.mjs \
-  server/bad_input.test.mjs
+  server/bad_input.test.mjs server/grammar.test.mjs

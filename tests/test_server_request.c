@@ -60,7 +60,12 @@ static void test_refusals(void) {
     expect_refused(SRV_CHAT, WITH("\"logit_bias\":{\"5\":101}"), "logit_bias");
     expect_refused(SRV_CHAT, WITH("\"logprobs\":true,\"top_logprobs\":21"), "top_logprobs");
     expect_refused(SRV_CHAT, WITH("\"tools\":[{\"type\":\"function\"}]"), "tools");
-    expect_refused(SRV_CHAT, WITH("\"response_format\":{\"type\":\"json_object\"}"), "response_format.type");
+    expect_refused(SRV_CHAT, WITH("\"response_format\":{\"type\":\"xml\"}"), "response_format.type");
+    expect_refused(SRV_CHAT, WITH("\"response_format\":{\"type\":\"json_schema\"}"), "response_format.json_schema");
+    expect_refused(SRV_CHAT, WITH("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"x\",\"schema\":3}}"),
+                   "response_format.json_schema.schema");
+    expect_refused(SRV_CHAT, WITH("\"grammar\":7"), "grammar");
+    expect_refused(SRV_CHAT, WITH("\"grammar\":\"root ::= \\\"a\\\"\",\"response_format\":{\"type\":\"json_object\"}"), "grammar");
     expect_refused(SRV_CHAT, WITH("\"response_format\":\"text\""), "response_format");
     expect_refused(SRV_CHAT, "{}", "messages");
     expect_refused(SRV_CHAT, "{\"messages\":{}}", "messages");

@@ -89,7 +89,12 @@ typedef struct srv_request {
     char *prompt_text;
     llamac_token *prompt_ids;    /* given as ids (completion) */
     int32_t n_prompt_ids;
+    /* the reply's constraint (at most one of the two texts): GBNF from
+     * `grammar`, or a JSON Schema from response_format */
+    char *gbnf;
+    char *json_schema;
     /* filled by srv_request_tokenize */
+    llamac_grammar *grammar;     /* NULL: unconstrained; advanced by the scheduler only */
     llamac_token *prompt;
     int32_t n_prompt;
 } srv_request;

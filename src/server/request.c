@@ -178,6 +178,73 @@ static bool parse_stop(srv_request *r, const cJSON *b, srv_error *e) {
     return true;
 }
 
+/* ------------------------------------------------------------ constraint */
+
+/* A copy of a JSON value printed compactly; *e set on failure. */
+static char *print_json(const cJSON *v, srv_error *e) {
+    char *text = cJSON_PrintUnformatted(v);
+    if (!text) srv_error_set(e, 500, NULL, "out of memory");
+    return text;
+}
+
+/* response_format: "text" (no constraint), "json_object" (any JSON object)
+ * or "json_schema" (JSON that json_schema.schema describes). Only the text
+ * is kept here; the grammar is built from it in srv_request_tokenize. */
+static bool parse_response_format(srv_request *r, const cJSON *rf, srv_error *e) {
+    const cJSON *type = cJSON_IsObject(rf) ? cJSON_GetObjectItemCaseSensitive(rf, "type") : NULL;
+    if (!cJSON_IsString(type)) {
+        srv_error_set(e, 400, "response_format", "'response_format' must be an object with a string 'type'");
+        return false;
+    }
+    if (!strcmp(type->valuestring, "text")) return true;
+    if (!strcmp(type->valuestring, "json_object")) {
+        r->json_schema = strdup("{\"type\":\"object\"}");
+        if (!r->json_schema) srv_error_set(e, 500, NULL, "out of memory");
+        return r->json_schema != NULL;
+    }
+    if (strcmp(type->valuestring, "json_schema") != 0) {
+        srv_error_set(e, 400, "response_format.type",
+                      "'response_format.type' '%.40s' is not supported (text, json_object or json_schema)",
+                      type->valuestring);
+        return false;
+    }
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(rf, "json_schema");
+    if (!cJSON_IsObject(js)) {
+        srv_error_set(e, 400, "response_format.json_schema",
+                      "'response_format.json_schema' must be an object with a 'schema'");
+        return false;
+    }
+    const cJSON *schema = cJSON_GetObjectItemCaseSensitive(js, "schema");
+    if (!cJSON_IsObject(schema) && !cJSON_IsBool(schema)) {
+        srv_error_set(e, 400, "response_format.json_schema.schema",
+                      "'response_format.json_schema.schema' must be a JSON Schema object");
+        return false;
+    }
+    return (r->json_schema = print_json(schema, e)) != NULL;
+}
+
+/* A constraint on the reply: llama.cpp's `grammar` (GBNF text) or
+ * response_format; not both, since one reply cannot follow two. */
+static bool parse_constraint(srv_request *r, const cJSON *b, srv_error *e) {
+    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(b, "response_format");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(b, "grammar");
+    if (g && !cJSON_IsNull(g)) {
+        if (!cJSON_IsString(g)) {
+            srv_error_set(e, 400, "grammar", "'grammar' must be a string of GBNF rules");
+            return false;
+        }
+        if (rf && !cJSON_IsNull(rf)) {
+            srv_error_set(e, 400, "grammar", "'grammar' and 'response_format' cannot both be given");
+            return false;
+        }
+        /* an empty grammar is no grammar, as in llama.cpp */
+        if (!g->valuestring[0]) return true;
+        return (r->gbnf = dup_text(g, "grammar", e)) != NULL;
+    }
+    if (rf && !cJSON_IsNull(rf)) return parse_response_format(r, rf, e);
+    return true;
+}
+
 /* Fields every kind of completion shares. */
 static bool parse_common(srv_request *r, const cJSON *b, const llamac_sampler_params *defaults,
                          bool seed_fixed, int32_t n_vocab, srv_error *e) {
@@ -212,19 +279,7 @@ static bool parse_common(srv_request *r, const cJSON *b, const llamac_sampler_pa
     if (rc) r->max_tokens = (int32_t)i;
     if ((rc = get_int(b, "max_completion_tokens", 1, INT32_MAX, &i, e)) < 0) return false;
     if (rc) r->max_tokens = (int32_t)i;
-    const cJSON *rf = cJSON_GetObjectItemCaseSensitive(b, "response_format");
-    if (rf && !cJSON_IsNull(rf)) {
-        const cJSON *type = cJSON_IsObject(rf) ? cJSON_GetObjectItemCaseSensitive(rf, "type") : NULL;
-        if (!cJSON_IsString(type)) {
-            srv_error_set(e, 400, "response_format", "'response_format' must be an object with a string 'type'");
-            return false;
-        }
-        if (strcmp(type->valuestring, "text") != 0) {
-            srv_error_set(e, 400, "response_format.type", "'response_format.type' '%.40s' is not supported",
-                          type->valuestring);
-            return false;
-        }
-    }
+    if (!parse_constraint(r, b, e)) return false;
     const cJSON *tools = cJSON_GetObjectItemCaseSensitive(b, "tools");
     if (tools && !cJSON_IsNull(tools) && !(cJSON_IsArray(tools) && cJSON_GetArraySize(tools) == 0)) {
         srv_error_set(e, 400, "tools", "'tools' (function calling) is not supported");
@@ -512,8 +567,25 @@ static bool render_chat(srv_request *r, const llamac_model *model, const char *t
     return ok;
 }
 
+/* Builds the request's grammar. This sorts the vocabulary (tens of ms for
+ * a large one), so it happens here on the connection's thread rather than
+ * in the scheduler's step loop. */
+static bool build_grammar(srv_request *r, const llamac_model *model, srv_error *e) {
+    if (!r->gbnf && !r->json_schema) return true;
+    llamac_error err = {{0}};
+    if (r->gbnf) r->grammar = llamac_grammar_create(model, r->gbnf, NULL, &err);
+    else r->grammar = llamac_grammar_from_json_schema(model, r->json_schema, &err);
+    if (!r->grammar) {
+        srv_error_set(e, 400, r->gbnf ? "grammar" : "response_format", "%s: %s",
+                      r->gbnf ? "grammar" : "response_format", err.msg[0] ? err.msg : "invalid");
+        return false;
+    }
+    return true;
+}
+
 bool srv_request_tokenize(srv_request *r, const llamac_model *model, const char *chat_template,
                           srv_error *e) {
+    if (!build_grammar(r, model, e)) return false;
     bool ok;
     if (r->kind == SRV_CHAT) {
         ok = render_chat(r, model, chat_template, e);
@@ -556,5 +628,8 @@ void srv_request_free(srv_request *r) {
     free(r->prompt_text);
     free(r->prompt_ids);
     free(r->prompt);
+    free(r->gbnf);
+    free(r->json_schema);
+    llamac_grammar_free(r->grammar);
     memset(r, 0, sizeof *r);
 }

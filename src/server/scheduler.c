@@ -151,12 +151,13 @@ void srv_scheduler_free(srv *s) {
 /* Ends a slot's task (the task is already finished or cancelled) and makes
  * the slot idle. Its KV cells stay for prefix reuse. */
 static void release_slot_locked(srv *s, srv_slot *sl) {
+    /* the sampler borrows the task's grammar: drop it before the task */
+    slot_clear_request(sl);
     if (sl->task) {
         srv_task_release_locked(s, sl->task);
         sl->task = NULL;
         s->n_busy--;
     }
-    slot_clear_request(sl);
     sl->last_used_us = llamac_time_us();
 }
 
@@ -225,6 +226,8 @@ static bool start_request(srv *s, srv_slot *sl, srv_task *t) {
     /* as `llamac run` does: the prompt feeds the repetition penalty, and a
      * reply that starts right after BOS drops its leading space */
     for (int32_t i = 0; i < r->n_prompt; i++) llamac_sampler_accept(sl->sampler, r->prompt[i]);
+    /* the task's own grammar: only this slot advances it */
+    if (r->grammar) llamac_sampler_set_grammar(sl->sampler, r->grammar);
     if (r->prompt[r->n_prompt - 1] == llamac_token_bos(s->model))
         llamac_detokenizer_push(sl->detok, r->prompt[r->n_prompt - 1], NULL);
     int32_t room = s->n_ctx_slot - r->n_prompt;
@@ -379,11 +382,32 @@ static void record_logprobs(srv *s, srv_slot *sl, const float *logits, llamac_to
 
 static void emit_text(srv_slot *sl, const char *text, size_t len) { srv_output_text(&sl->out, text, len); }
 
+/* The reply ended without a stop string: what was held back is text. */
+static void end_reply(srv_slot *sl, const char **finish) {
+    if (!*finish) *finish = "stop";
+    llamac_error err = {{0}};
+    const char *out;
+    size_t len, out_len;
+    const char *rest = llamac_detokenizer_flush(sl->detok, &len);
+    int rc = llamac_stop_feed(sl->stop, rest, len, &out, &out_len, &err);
+    if (rc >= 0) emit_text(sl, out, out_len);
+    if (rc == 0) {
+        out = llamac_stop_flush(sl->stop, &out_len);
+        emit_text(sl, out, out_len);
+    }
+}
+
 /* Samples the slot's next token and turns it into text; sets the slot's
  * finish reason when the reply ended. */
 static void sample_slot(srv *s, srv_slot *sl, const char **finish) {
     const float *logits = adjusted_logits(s, sl, llamac_batch_logits(s->ctx, sl->entry));
     llamac_token tok = llamac_sampler_sample(sl->sampler, logits);
+    llamac_grammar *g = sl->task->req.grammar;
+    if (tok < 0 || (g && !llamac_grammar_accept(g, tok))) {
+        /* the grammar allows nothing more: the reply is complete */
+        end_reply(sl, finish);
+        return;
+    }
     llamac_sampler_accept(sl->sampler, tok);
     bool want_lp = sl->task->req.logprobs;
     if (want_lp) record_logprobs(s, sl, logits, tok);
@@ -410,14 +434,7 @@ static void sample_slot(srv *s, srv_slot *sl, const char **finish) {
         sl->state = SLOT_GENERATE;
         return;
     }
-    /* the reply ended without a stop string: what was held back is text */
-    const char *rest = llamac_detokenizer_flush(sl->detok, &len);
-    int rc = llamac_stop_feed(sl->stop, rest, len, &out, &out_len, &err);
-    if (rc >= 0) emit_text(sl, out, out_len);
-    if (rc == 0) {
-        out = llamac_stop_flush(sl->stop, &out_len);
-        emit_text(sl, out, out_len);
-    }
+    end_reply(sl, finish);
 }
 
 /* Moves what a slot produced to its task and wakes the connection. */
