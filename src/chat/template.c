@@ -311,8 +311,8 @@ const char *lc_chat_template_detect_text(const char *text, size_t len) {
 
 const char *llamac_chat_template_detect(const llamac_model *model) {
     if (!model) return NULL;
-    const gguf_file *g = lc_model_gguf(model);
-    gguf_str s;
-    if (!g || gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != 1) return NULL;
+    const lc_gguf_file *g = lc_model_gguf(model);
+    lc_gguf_str s;
+    if (!g || lc_gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != 1) return NULL;
     return lc_chat_template_detect_text(s.ptr, (size_t)s.len);
 }

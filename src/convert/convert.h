@@ -32,7 +32,7 @@ typedef struct lc_conv_tensor {
 } lc_conv_tensor;
 
 typedef struct lc_conv_job {
-    gguf_writer *w;
+    lc_gguf_writer *w;
     lc_conv_tensor *tensors;
     size_t n_tensors, cap_tensors;
     int out_type;               /* the requested type: ggml id or LLAMAC_CONVERT_Q4_K_M/_S, Q5_K_M/_S */

@@ -478,7 +478,7 @@ int lc_vocab_create(const lc_tokenizer_data *d, lc_vocab **out, llamac_error *er
     return 0;
 }
 
-int lc_vocab_load_gguf(const gguf_file *f, lc_vocab **out, llamac_error *err) {
+int lc_vocab_load_gguf(const lc_gguf_file *f, lc_vocab **out, llamac_error *err) {
     lc_tokenizer_data d;
     *out = NULL;
     if (lc_tokenizer_data_from_gguf(f, &d, err) < 0) return -1;
