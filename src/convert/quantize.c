@@ -66,7 +66,7 @@ static int quantize_file(const lc_gguf_file *f, int fd, const char *src, const c
                             "error of both quantizations, so convert from the F32/F16/BF16 "
                             "original instead (or pass --allow-requantize)",
                        src, q->name, lc_type_name((int)q->type));
-    llamac_convert_params params = p ? *p : llamac_convert_default_params();
+    llamac_convert_params params = p ? *p : lc_conv_default_params();
     params.vocab_only = false;
     lc_conv_job job;
     int rc = lc_conv_job_init(&job, type, &params, err);
