@@ -333,7 +333,7 @@ static bool x8_pays_for_lm_head(int type) { return type != LC_TYPE_Q6_K; }
 
 static void repack_weights(llamac_model *m) {
     const int64_t t0 = llamac_time_us();
-    const lc_isa isa = (lc_isa)m->isa;
+    const lc_isa isa = m->isa;
     for (int il = 0; il < m->hp.n_layer; il++) {
         lc_layer *L = &m->layers[il];
         lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};

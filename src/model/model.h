@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/dispatch.h"
 #include "llamac.h"
 
 struct lc_vocab;
@@ -45,7 +46,7 @@ typedef struct lc_layer {
 
 struct llamac_model {
     struct lc_gguf_file *gguf;
-    int isa;                   /* lc_isa: the kernel table its contexts use (and the repacking followed) */
+    lc_isa isa;                /* the kernel table its contexts use (and the repacking followed) */
     void *owned;               /* the file's bytes when loaded without mmap */
     size_t owned_size;
     struct lc_vocab *vocab;
