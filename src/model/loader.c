@@ -143,10 +143,20 @@ static int read_hparams(const lc_gguf_file *f, lc_hparams *hp, llamac_error *err
     return 0;
 }
 
-/* Looks a tensor up and checks its shape and that it can be used: `need_dot`
- * for matrices the forward pass multiplies with, `f32_only` for vectors. */
-static int bind_tensor(const lc_gguf_file *f, const char *name, int64_t ne0, int64_t ne1, bool f32_only,
-                       bool need_dot, bool optional, lc_weight *w, llamac_error *err) {
+/* What bind_tensor requires of a tensor. */
+typedef enum bind_flags {
+    BIND_ANY = 0,
+    BIND_F32_ONLY = 1 << 0, /* a vector the forward pass reads as floats */
+    BIND_NEED_DOT = 1 << 1, /* a matrix the forward pass multiplies with */
+    BIND_OPTIONAL = 1 << 2, /* absent is fine: returns 0 instead of failing */
+} bind_flags;
+
+/* Looks a tensor up and checks its shape and that it can be used (see
+ * bind_flags). Returns 1 when bound, 0 when optional and absent, -1 on error. */
+static int bind_tensor(const lc_gguf_file *f, const char *name, int64_t ne0, int64_t ne1, unsigned flags,
+                       lc_weight *w, llamac_error *err) {
+    const bool f32_only = flags & BIND_F32_ONLY, need_dot = flags & BIND_NEED_DOT;
+    const bool optional = flags & BIND_OPTIONAL;
     const lc_gguf_tensor *t = lc_gguf_find_tensor(f, name);
     memset(w, 0, sizeof *w);
     if (!t) {
@@ -175,7 +185,7 @@ static int bind_tensor(const lc_gguf_file *f, const char *name, int64_t ne0, int
 static int bind_vector(const lc_gguf_file *f, const char *name, int64_t n, const float **out,
                        llamac_error *err) {
     lc_weight w;
-    if (bind_tensor(f, name, n, 1, true, false, false, &w, err) < 0) return -1;
+    if (bind_tensor(f, name, n, 1, BIND_F32_ONLY, &w, err) < 0) return -1;
     *out = w.data;
     return 0;
 }
@@ -195,7 +205,7 @@ static int bind_layer(const lc_gguf_file *f, const lc_hparams *hp, int il, lc_la
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
         snprintf(name, sizeof name, "blk.%d.%s", il, mats[i].suffix);
-        if (bind_tensor(f, name, mats[i].ne0, mats[i].ne1, false, true, false, mats[i].w, err) < 0) return -1;
+        if (bind_tensor(f, name, mats[i].ne0, mats[i].ne1, BIND_NEED_DOT, mats[i].w, err) < 0) return -1;
     }
     static const char *const biases[] = {"attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias",
                                          "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"};
@@ -216,10 +226,10 @@ static const char *describe_file_type(const llamac_model *m) {
 static int bind_weights(llamac_model *m, llamac_error *err) {
     const lc_gguf_file *f = m->gguf;
     const lc_hparams *hp = &m->hp;
-    if (bind_tensor(f, "token_embd.weight", hp->n_embd, hp->n_vocab, false, false, false, &m->tok_embd, err) < 0)
+    if (bind_tensor(f, "token_embd.weight", hp->n_embd, hp->n_vocab, BIND_ANY, &m->tok_embd, err) < 0)
         return -1;
     if (bind_vector(f, "output_norm.weight", hp->n_embd, &m->output_norm, err) < 0) return -1;
-    int rc = bind_tensor(f, "output.weight", hp->n_embd, hp->n_vocab, false, true, true, &m->output, err);
+    int rc = bind_tensor(f, "output.weight", hp->n_embd, hp->n_vocab, BIND_NEED_DOT | BIND_OPTIONAL, &m->output, err);
     if (rc < 0) return -1;
     if (rc == 0) {
         /* tied embeddings: the LM head is the embedding matrix */
@@ -229,7 +239,7 @@ static int bind_weights(llamac_model *m, llamac_error *err) {
         m->output = m->tok_embd;
     }
     lc_weight rf;
-    rc = bind_tensor(f, "rope_freqs.weight", hp->head_dim / 2, 1, true, false, true, &rf, err);
+    rc = bind_tensor(f, "rope_freqs.weight", hp->head_dim / 2, 1, BIND_F32_ONLY | BIND_OPTIONAL, &rf, err);
     if (rc < 0) return -1;
     m->rope_freqs = rc ? rf.data : NULL;
     if (m->rope_freqs)
