@@ -1,5 +1,5 @@
-/* The tokenizer half of the public API: thin wrappers over the model's
- * lc_vocab (vocab.h has the behaviour). */
+/* The tokenizer half of the public API, with the model it takes: thin
+ * wrappers over the model's lc_vocab (tokenizer/vocab.h has the behaviour). */
 #include <string.h>
 
 #include "model/model.h"
