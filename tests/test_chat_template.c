@@ -433,11 +433,11 @@ static const char *detect_through_gguf(lc_tokenizer_data *data, const char *chat
     char *saved = data->chat_template;
     data->chat_template = (char *)chat_template;
     llamac_error err = {{0}};
-    gguf_writer *w = gguf_writer_create();
-    bool ok = w && gguf_writer_add_str(w, "general.architecture", "llama", 5) == 0 &&
-              lc_tokenizer_data_write_gguf(data, w) == 0 && gguf_writer_begin(w, path, &err) == 0 &&
-              gguf_writer_finish(w, &err) == 0;
-    gguf_writer_free(w);
+    lc_gguf_writer *w = lc_gguf_writer_create();
+    bool ok = w && lc_gguf_writer_add_str(w, "general.architecture", "llama", 5) == 0 &&
+              lc_tokenizer_data_write_gguf(data, w) == 0 && lc_gguf_writer_begin(w, path, &err) == 0 &&
+              lc_gguf_writer_finish(w, &err) == 0;
+    lc_gguf_writer_free(w);
     data->chat_template = saved;
     CHECKF(ok, "writing %s: %s", path, err.msg);
     llamac_model_params mp = llamac_model_default_params();

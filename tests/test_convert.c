@@ -112,15 +112,15 @@ static llamac_convert_params params_for(int type) {
  * a reference output.weight may be absent when got is tied (then it must
  * equal got's token_embd). Returns the number of tensors compared. */
 static int compare_to_reference(const char *got_path, const char *ref_path) {
-    gguf_file *got = NULL, *ref = NULL;
+    lc_gguf_file *got = NULL, *ref = NULL;
     llamac_error err = {{0}};
-    CHECKF(gguf_open(got_path, &got, &err) == 0, "%s", err.msg);
-    CHECKF(gguf_open(ref_path, &ref, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(got_path, &got, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(ref_path, &ref, &err) == 0, "%s", err.msg);
     int compared = 0;
     for (uint64_t i = 0; got && ref && i < ref->n_tensors; i++) {
-        const gguf_tensor *r = &ref->tensors[i];
-        const gguf_tensor *g = gguf_find_tensor(got, r->name);
-        if (!g && !strcmp(r->name, "output.weight")) g = gguf_find_tensor(got, "token_embd.weight");
+        const lc_gguf_tensor *r = &ref->tensors[i];
+        const lc_gguf_tensor *g = lc_gguf_find_tensor(got, r->name);
+        if (!g && !strcmp(r->name, "output.weight")) g = lc_gguf_find_tensor(got, "token_embd.weight");
         CHECKF(g != NULL, "%s: tensor %s missing", got_path, r->name);
         if (!g) continue;
         bool same = g->type == r->type && g->nbytes == r->nbytes && g->n_dims == r->n_dims;
@@ -129,8 +129,8 @@ static int compare_to_reference(const char *got_path, const char *ref_path) {
         CHECKF(same, "%s: tensor %s differs from %s", got_path, r->name, ref_path);
         compared++;
     }
-    gguf_close(got);
-    gguf_close(ref);
+    lc_gguf_close(got);
+    lc_gguf_close(ref);
     return compared;
 }
 
@@ -141,28 +141,28 @@ static void test_stories_hf_equals_reference(scratch *s) {
     llamac_error err = {{0}};
     CHECKF(llamac_convert(STORIES_HF, out, &p, &err) == 0, "%s", err.msg);
     CHECK(compare_to_reference(out, REFERENCE) == 48);
-    gguf_file *f = NULL;
-    if (gguf_open(out, &f, &err) == 0) {
-        gguf_str model = {0};
+    lc_gguf_file *f = NULL;
+    if (lc_gguf_open(out, &f, &err) == 0) {
+        lc_gguf_str model = {0};
         uint32_t ctx = 0, ftype = 99;
-        CHECK(gguf_get_str(f, "tokenizer.ggml.model", &model, NULL) == 1 && model.len == 5 &&
+        CHECK(lc_gguf_get_str(f, "tokenizer.ggml.model", &model, NULL) == 1 && model.len == 5 &&
               !memcmp(model.ptr, "llama", 5));
-        CHECK(gguf_get_u32(f, "llama.context_length", &ctx, NULL) == 1 && ctx == 512);
-        CHECK(gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 && ftype == 0);
-        CHECK(gguf_find_tensor(f, "output.weight") == NULL); /* tied */
-        const gguf_kv *tok = NULL;
-        CHECK(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &tok, NULL) == 1 && tok &&
+        CHECK(lc_gguf_get_u32(f, "llama.context_length", &ctx, NULL) == 1 && ctx == 512);
+        CHECK(lc_gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 && ftype == 0);
+        CHECK(lc_gguf_find_tensor(f, "output.weight") == NULL); /* tied */
+        const lc_gguf_kv *tok = NULL;
+        CHECK(lc_gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &tok, NULL) == 1 && tok &&
               tok->n == 512);
-        gguf_close(f);
+        lc_gguf_close(f);
     }
     empty_dir(s->out);
 }
 
 /* Both tokenizer sources of the llama2.c path give the same vocabulary. */
 static void check_same_vocab(const char *a_path, const char *b_path) {
-    gguf_file *a = NULL, *b = NULL;
-    CHECK(gguf_open(a_path, &a, NULL) == 0);
-    CHECK(gguf_open(b_path, &b, NULL) == 0);
+    lc_gguf_file *a = NULL, *b = NULL;
+    CHECK(lc_gguf_open(a_path, &a, NULL) == 0);
+    CHECK(lc_gguf_open(b_path, &b, NULL) == 0);
     lc_tokenizer_data ta, tb;
     lc_tokenizer_data_init(&ta);
     lc_tokenizer_data_init(&tb);
@@ -186,8 +186,8 @@ static void check_same_vocab(const char *a_path, const char *b_path) {
     }
     lc_tokenizer_data_free(&ta);
     lc_tokenizer_data_free(&tb);
-    gguf_close(a);
-    gguf_close(b);
+    lc_gguf_close(a);
+    lc_gguf_close(b);
 }
 
 static void test_llama2c_equals_reference(scratch *s) {
@@ -210,8 +210,8 @@ static void test_llama2c_equals_reference(scratch *s) {
 
 /* Each row of `q` is the reference quantizer applied to the same row of
  * the F32 file: the threaded, chunked pipeline quantized every row. */
-static void check_rows_quantized(const gguf_file *f32, const gguf_tensor *q) {
-    const gguf_tensor *src = gguf_find_tensor(f32, q->name);
+static void check_rows_quantized(const lc_gguf_file *f32, const lc_gguf_tensor *q) {
+    const lc_gguf_tensor *src = lc_gguf_find_tensor(f32, q->name);
     CHECKF(src && src->type == LC_TYPE_F32, "%s missing in f32 file", q->name);
     if (!src) return;
     const lc_type_traits *tt = lc_type_traits_get((int)q->type);
@@ -255,23 +255,23 @@ static int expected_type(const char *name, int out, int64_t ne0) {
     return out;
 }
 
-static void check_tiny_types(const char *path, int out_type, const gguf_file *f32) {
-    gguf_file *f = NULL;
+static void check_tiny_types(const char *path, int out_type, const lc_gguf_file *f32) {
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(path, &f, &err) == 0, "%s", err.msg);
     if (!f) return;
     CHECK(f->n_tensors == 22); /* embd, rope_freqs, 2 x 9, output_norm, output */
     for (uint64_t i = 0; i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
+        const lc_gguf_tensor *t = &f->tensors[i];
         int want = expected_type(t->name, out_type, t->ne[0]);
         CHECKF((int)t->type == want, "%s: %s is %s, expected %s", path, t->name,
                lc_type_name((int)t->type), lc_type_name(want));
         if (f32 && lc_type_traits_get((int)t->type)->is_quantized) check_rows_quantized(f32, t);
     }
     uint32_t ftype = 99;
-    CHECK(gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 &&
+    CHECK(lc_gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 &&
           (int)ftype == lc_conv_file_type(out_type));
-    gguf_close(f);
+    lc_gguf_close(f);
 }
 
 /* The notes of one conversion, one per line. */
@@ -286,11 +286,11 @@ static void collect_note(const char *line, void *user) {
 }
 
 /* GGUF attn_q row h*D + 2j + t is HF q_proj row h*D + t*D/2 + j. */
-static void check_unpermuted_q(const gguf_file *f32) {
+static void check_unpermuted_q(const lc_gguf_file *f32) {
     lc_safetensors *st = NULL;
     llamac_error err = {{0}};
     CHECKF(lc_safetensors_open_dir(TINY3, &st, &err) == 0, "%s", err.msg);
-    const gguf_tensor *q = gguf_find_tensor(f32, "blk.1.attn_q.weight");
+    const lc_gguf_tensor *q = lc_gguf_find_tensor(f32, "blk.1.attn_q.weight");
     const lc_st_tensor *hf = st ? lc_safetensors_find(st, "model.layers.1.self_attn.q_proj.weight") : NULL;
     CHECK(q && hf && hf->dtype == LC_ST_BF16);
     if (q && hf) {
@@ -330,7 +330,7 @@ static void test_tiny_llama3(scratch *s) {
                                 LC_TYPE_Q6_K};
     char f32_path[128];
     path2(f32_path, sizeof f32_path, s->out, "tiny-f32.gguf");
-    gguf_file *f32 = NULL;
+    lc_gguf_file *f32 = NULL;
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         char out[128];
         snprintf(out, sizeof out, "%s/tiny-%s.gguf", s->out, llamac_convert_type_name(types[i]));
@@ -348,7 +348,7 @@ static void test_tiny_llama3(scratch *s) {
                    "%s", log.text);
         }
         if (i == 0) {
-            CHECK(gguf_open(f32_path, &f32, NULL) == 0);
+            CHECK(lc_gguf_open(f32_path, &f32, NULL) == 0);
             if (f32) check_unpermuted_q(f32);
         }
         check_tiny_types(out, types[i], f32);
@@ -359,7 +359,7 @@ static void test_tiny_llama3(scratch *s) {
     if (f32) {
         /* rope_freqs for factor 8, low 1, high 4, orig 8192, theta 5e5, D 8:
          * wavelengths 2pi, 167, 4443, 118k -> 1, 1, smooth, 8 */
-        const gguf_tensor *rf = gguf_find_tensor(f32, "rope_freqs.weight");
+        const lc_gguf_tensor *rf = lc_gguf_find_tensor(f32, "rope_freqs.weight");
         CHECK(rf && rf->ne[0] == 4);
         if (rf) {
             const float *v = rf->data;
@@ -370,7 +370,7 @@ static void test_tiny_llama3(scratch *s) {
             CHECKF(fabs(v[2] - mid) < 1e-5, "rope_freqs[2] = %.7f, expected %.7f", (double)v[2], mid);
         }
     }
-    gguf_close(f32);
+    lc_gguf_close(f32);
     empty_dir(s->out);
 }
 
@@ -403,25 +403,25 @@ static void test_quantize(scratch *s) {
     CHECKF(llamac_convert(STORIES_HF, direct, &p, &err) == 0, "%s", err.msg);
     CHECKF(llamac_quantize(f32, requant, LC_TYPE_Q4_0, false, &p, &err) == 0, "%s", err.msg);
     CHECK(compare_to_reference(requant, direct) == 47);
-    gguf_file *a = NULL, *b = NULL;
-    CHECK(gguf_open(f32, &a, NULL) == 0 && gguf_open(requant, &b, NULL) == 0);
+    lc_gguf_file *a = NULL, *b = NULL;
+    CHECK(lc_gguf_open(f32, &a, NULL) == 0 && lc_gguf_open(requant, &b, NULL) == 0);
     if (a && b) {
         CHECK(a->n_kv == b->n_kv);
         for (uint64_t i = 0; i < a->n_kv; i++) {
             char key[128];
             snprintf(key, sizeof key, "%.*s", (int)a->kv[i].key.len, a->kv[i].key.ptr);
-            CHECKF(gguf_find(b, key) != NULL, "key %s not copied", key);
+            CHECKF(lc_gguf_find(b, key) != NULL, "key %s not copied", key);
         }
         uint32_t ft = 0;
-        CHECK(gguf_get_u32(b, "general.file_type", &ft, NULL) == 1 && ft == 2);
+        CHECK(lc_gguf_get_u32(b, "general.file_type", &ft, NULL) == 1 && ft == 2);
         /* ffn_down rows are 172 long: not a multiple of 32, so f16 */
-        const gguf_tensor *down = gguf_find_tensor(b, "blk.0.ffn_down.weight");
+        const lc_gguf_tensor *down = lc_gguf_find_tensor(b, "blk.0.ffn_down.weight");
         CHECK(down && down->type == LC_TYPE_F16);
-        const gguf_tensor *embd = gguf_find_tensor(b, "token_embd.weight");
+        const lc_gguf_tensor *embd = lc_gguf_find_tensor(b, "token_embd.weight");
         CHECK(embd && embd->type == LC_TYPE_Q8_0); /* tied: the logits matrix, 64 % 256 != 0 */
     }
-    gguf_close(a);
-    gguf_close(b);
+    lc_gguf_close(a);
+    lc_gguf_close(b);
     tied_head_layouts(direct);
     /* an already quantized source is refused with the reason, unless allowed */
     CHECK(llamac_quantize(direct, again, LC_TYPE_Q8_0, false, &p, &err) == -1);
@@ -598,12 +598,12 @@ static void test_biases(scratch *s) {
     CHECK(write_safetensors(path, e, st->n_tensors + n_bias) == 0);
     llamac_convert_params p = params_for(LC_TYPE_Q8_0);
     CHECKF(llamac_convert(s->dir, out, &p, &err) == 0, "%s", err.msg);
-    gguf_file *f = NULL;
-    CHECK(gguf_open(out, &f, NULL) == 0);
+    lc_gguf_file *f = NULL;
+    CHECK(lc_gguf_open(out, &f, NULL) == 0);
     if (f) {
-        const gguf_tensor *q = gguf_find_tensor(f, "blk.3.attn_q.bias");
-        const gguf_tensor *k = gguf_find_tensor(f, "blk.3.attn_k.bias");
-        const gguf_tensor *v = gguf_find_tensor(f, "blk.3.attn_v.bias");
+        const lc_gguf_tensor *q = lc_gguf_find_tensor(f, "blk.3.attn_q.bias");
+        const lc_gguf_tensor *k = lc_gguf_find_tensor(f, "blk.3.attn_k.bias");
+        const lc_gguf_tensor *v = lc_gguf_find_tensor(f, "blk.3.attn_v.bias");
         CHECK(q && k && v && q->type == LC_TYPE_F32 && k->type == LC_TYPE_F32 && v->type == LC_TYPE_F32);
         if (q && k && v) {
             /* head size 8: GGUF row h*8 + 2j + t holds HF row h*8 + 4t + j */
@@ -612,7 +612,7 @@ static void test_biases(scratch *s) {
             CHECK(kv[30] == 27 && kv[31] == 31);
             CHECK(vv[5] == 5 && vv[31] == 31);
         }
-        gguf_close(f);
+        lc_gguf_close(f);
     }
     /* the config promises biases: leaving one out is an error */
     CHECK(write_safetensors(path, e, st->n_tensors + n_bias - 1) == 0);
@@ -726,15 +726,15 @@ static int expected_kq_type(const char *name, int out) {
     return LC_TYPE_Q4_K;
 }
 
-static void check_kq_file(const char *path, int out, const gguf_file *f32) {
-    gguf_file *f = NULL;
+static void check_kq_file(const char *path, int out, const lc_gguf_file *f32) {
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(path, &f, &err) == 0, "%s", err.msg);
     if (!f) return;
     CHECK(f->n_tensors == KQ_TENSORS);
     int counts[LC_TYPE_COUNT] = {0};
     for (uint64_t i = 0; i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
+        const lc_gguf_tensor *t = &f->tensors[i];
         int want = expected_kq_type(t->name, out);
         CHECKF((int)t->type == want, "%s: %s is %s, expected %s", path, t->name,
                lc_type_name((int)t->type), lc_type_name(want));
@@ -745,8 +745,8 @@ static void check_kq_file(const char *path, int out, const gguf_file *f32) {
         CHECK(counts[LC_TYPE_Q6_K] == 9 && counts[LC_TYPE_Q4_K] == 7 * KQ_LAYERS - 8);
     if (out == LLAMAC_CONVERT_Q4_K_S) CHECK(counts[LC_TYPE_Q5_K] == 5 && counts[LC_TYPE_Q6_K] == 1);
     uint32_t ftype = 99;
-    CHECK(gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 && (int)ftype == lc_conv_file_type(out));
-    gguf_close(f);
+    CHECK(lc_gguf_get_u32(f, "general.file_type", &ftype, NULL) == 1 && (int)ftype == lc_conv_file_type(out));
+    lc_gguf_close(f);
 }
 
 /* The file loads through the public API and a prompt gives finite,
@@ -795,8 +795,8 @@ static void test_k_quants(scratch *s) {
     llamac_convert_params p = params_for(LC_TYPE_F32);
     llamac_error err = {{0}};
     CHECKF(llamac_convert(s->dir, f32_path, &p, &err) == 0, "%s", err.msg);
-    gguf_file *f32 = NULL;
-    CHECK(gguf_open(f32_path, &f32, NULL) == 0);
+    lc_gguf_file *f32 = NULL;
+    CHECK(lc_gguf_open(f32_path, &f32, NULL) == 0);
     static const int types[] = {LLAMAC_CONVERT_Q4_K_M, LLAMAC_CONVERT_Q4_K_S, LC_TYPE_Q6_K};
     for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
         char out[128];
@@ -821,7 +821,7 @@ static void test_k_quants(scratch *s) {
     p = params_for(LC_TYPE_F32);
     CHECKF(llamac_quantize(f32_path, requant, LLAMAC_CONVERT_Q4_K_M, false, &p, &err) == 0, "%s", err.msg);
     CHECK(compare_to_reference(requant, direct) == KQ_TENSORS);
-    gguf_close(f32);
+    lc_gguf_close(f32);
     empty_dir(s->dir);
     empty_dir(s->out);
 }

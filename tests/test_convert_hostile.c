@@ -66,22 +66,22 @@ static void test_gguf_writer_size_wrap(void) {
     char path[128];
     path_in(path, sizeof path, "huge.gguf");
     llamac_error err = {{0}};
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     const int64_t too_big[1] = {(int64_t)1 << 61}; /* f32: 2^63 bytes */
-    CHECK(gguf_writer_add_tensor(w, "a", LC_TYPE_F32, 1, too_big, &err) < 0 &&
+    CHECK(lc_gguf_writer_add_tensor(w, "a", LC_TYPE_F32, 1, too_big, &err) < 0 &&
           strstr(err.msg, "tensor 'a': size overflows"));
     const int64_t big[1] = {(int64_t)1 << 59}; /* f32: 2^61 bytes each */
     bool added = true;
     for (int i = 0; i < 8; i++) {
         char name[8];
         snprintf(name, sizeof name, "t%d", i);
-        added &= gguf_writer_add_tensor(w, name, LC_TYPE_F32, 1, big, &err) == 0;
+        added &= lc_gguf_writer_add_tensor(w, name, LC_TYPE_F32, 1, big, &err) == 0;
     }
     CHECKF(added, "%s", err.msg);
-    CHECK(gguf_writer_total_size(w) == UINT64_MAX);
-    int rc = gguf_writer_begin(w, path, &err);
+    CHECK(lc_gguf_writer_total_size(w) == UINT64_MAX);
+    int rc = lc_gguf_writer_begin(w, path, &err);
     CHECKF(rc < 0 && strstr(err.msg, "2^62 bytes"), "begin: rc %d, '%s'", rc, err.msg);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
     CHECK(count_entries() == 0);
 }
 

@@ -29,7 +29,7 @@ static uint64_t f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 static uint64_t f64_bits(double d) { uint64_t u; memcpy(&u, &d, 8); return u; }
 
 /* One key of every scalar type and one array of every element type, with
- * the text gguf_kv_format must produce for each. */
+ * the text lc_gguf_kv_format must produce for each. */
 typedef struct expected_kv {
     const char *key;
     uint32_t type;
@@ -146,122 +146,122 @@ static bool contains(const char *s, const char *part) { return strstr(s, part) !
 
 /* ------------------------------------------------------- all value types */
 
-static void check_all_kinds_values(const gguf_file *f) {
+static void check_all_kinds_values(const lc_gguf_file *f) {
     CHECK(f->n_kv == N_ALL_KINDS);
     CHECK(f->n_tensors == 0);
     for (size_t i = 0; i < N_ALL_KINDS && i < f->n_kv; i++) {
-        const gguf_kv *kv = gguf_find(f, all_kinds[i].key);
+        const lc_gguf_kv *kv = lc_gguf_find(f, all_kinds[i].key);
         CHECKF(kv == &f->kv[i], "%s", all_kinds[i].key);
         if (!kv) continue;
         bool array = all_kinds[i].key[0] == 'a';
         CHECK(kv->type == (array ? GGUF_VT_ARRAY : all_kinds[i].type));
         if (array) CHECK(kv->elem_type == all_kinds[i].type && kv->n == 3);
         char buf[256];
-        size_t n = gguf_kv_format(kv, buf, sizeof buf, 10);
+        size_t n = lc_gguf_kv_format(kv, buf, sizeof buf, 10);
         CHECKF(strcmp(buf, all_kinds[i].text) == 0 && n == strlen(buf), "%s: got %s want %s",
                all_kinds[i].key, buf, all_kinds[i].text);
     }
 }
 
-static void test_getters(const gguf_file *f) {
+static void test_getters(const lc_gguf_file *f) {
     llamac_error err = {{0}};
     uint32_t u = 77;
     int32_t s = 77;
     float x = 0;
     bool b = false;
-    gguf_str str;
+    lc_gguf_str str;
 
-    CHECK(gguf_get_u32(f, "t.u8", &u, &err) == 1 && u == 200);
-    CHECK(gguf_get_u32(f, "t.u16", &u, &err) == 1 && u == 60000);
-    CHECK(gguf_get_u32(f, "t.u32", &u, &err) == 1 && u == 4000000000u);
-    CHECK(gguf_get_i32(f, "t.i8", &s, &err) == 1 && s == -100);
-    CHECK(gguf_get_i32(f, "t.i16", &s, &err) == 1 && s == -30000);
-    CHECK(gguf_get_i32(f, "t.i32", &s, &err) == 1 && s == -2000000000);
-    CHECK(gguf_get_i32(f, "t.u16", &s, &err) == 1 && s == 60000);
+    CHECK(lc_gguf_get_u32(f, "t.u8", &u, &err) == 1 && u == 200);
+    CHECK(lc_gguf_get_u32(f, "t.u16", &u, &err) == 1 && u == 60000);
+    CHECK(lc_gguf_get_u32(f, "t.u32", &u, &err) == 1 && u == 4000000000u);
+    CHECK(lc_gguf_get_i32(f, "t.i8", &s, &err) == 1 && s == -100);
+    CHECK(lc_gguf_get_i32(f, "t.i16", &s, &err) == 1 && s == -30000);
+    CHECK(lc_gguf_get_i32(f, "t.i32", &s, &err) == 1 && s == -2000000000);
+    CHECK(lc_gguf_get_i32(f, "t.u16", &s, &err) == 1 && s == 60000);
     u = 77;
-    CHECK(gguf_get_u32(f, "no.such.key", &u, &err) == 0 && u == 77);
+    CHECK(lc_gguf_get_u32(f, "no.such.key", &u, &err) == 0 && u == 77);
 
     /* values that do not fit are refused, naming the key and both types */
     const char *misfits[][2] = {{"t.i8", "u32"}, {"t.i32", "u32"}, {"t.u64", "u32"}, {"t.i64", "u32"}};
     for (size_t i = 0; i < 4; i++) {
         err.msg[0] = 0;
-        CHECK(gguf_get_u32(f, misfits[i][0], &u, &err) == -1);
+        CHECK(lc_gguf_get_u32(f, misfits[i][0], &u, &err) == -1);
         CHECKF(contains(err.msg, misfits[i][0]) && contains(err.msg, "u32") && contains(err.msg, "test.gguf"),
                "%s", err.msg);
     }
     err.msg[0] = 0;
-    CHECK(gguf_get_i32(f, "t.u32", &s, &err) == -1 && contains(err.msg, "4000000000"));
-    CHECK(gguf_get_i32(f, "t.i64", &s, &err) == -1);
-    CHECK(gguf_get_i32(f, "t.f32", &s, &err) == -1 && contains(err.msg, "f32") && contains(err.msg, "i32"));
-    CHECK(gguf_get_u32(f, "t.bool", &u, &err) == -1);
-    CHECK(gguf_get_u32(f, "a.u32", &u, &err) == -1 && contains(err.msg, "array"));
+    CHECK(lc_gguf_get_i32(f, "t.u32", &s, &err) == -1 && contains(err.msg, "4000000000"));
+    CHECK(lc_gguf_get_i32(f, "t.i64", &s, &err) == -1);
+    CHECK(lc_gguf_get_i32(f, "t.f32", &s, &err) == -1 && contains(err.msg, "f32") && contains(err.msg, "i32"));
+    CHECK(lc_gguf_get_u32(f, "t.bool", &u, &err) == -1);
+    CHECK(lc_gguf_get_u32(f, "a.u32", &u, &err) == -1 && contains(err.msg, "array"));
 
-    CHECK(gguf_get_f32(f, "t.f32", &x, &err) == 1 && x == 1.5f);
-    CHECK(gguf_get_f32(f, "t.f64", &x, &err) == 1 && x == 3.14159274f);
+    CHECK(lc_gguf_get_f32(f, "t.f32", &x, &err) == 1 && x == 1.5f);
+    CHECK(lc_gguf_get_f32(f, "t.f64", &x, &err) == 1 && x == 3.14159274f);
     err.msg[0] = 0;
-    CHECK(gguf_get_f32(f, "t.u32", &x, &err) == -1 && contains(err.msg, "t.u32"));
-    CHECK(gguf_get_bool(f, "t.bool", &b, &err) == 1 && b);
-    CHECK(gguf_get_bool(f, "t.u8", &b, &err) == -1);
-    CHECK(gguf_get_str(f, "t.str", &str, &err) == 1 && str.len == 15 && memcmp(str.ptr, "he said", 7) == 0);
+    CHECK(lc_gguf_get_f32(f, "t.u32", &x, &err) == -1 && contains(err.msg, "t.u32"));
+    CHECK(lc_gguf_get_bool(f, "t.bool", &b, &err) == 1 && b);
+    CHECK(lc_gguf_get_bool(f, "t.u8", &b, &err) == -1);
+    CHECK(lc_gguf_get_str(f, "t.str", &str, &err) == 1 && str.len == 15 && memcmp(str.ptr, "he said", 7) == 0);
     err.msg[0] = 0;
-    CHECK(gguf_get_str(f, "t.u32", &str, &err) == -1);
+    CHECK(lc_gguf_get_str(f, "t.u32", &str, &err) == -1);
     CHECKF(contains(err.msg, "'t.u32'") && contains(err.msg, "string") && contains(err.msg, "u32"), "%s", err.msg);
 
-    const gguf_kv *arr = NULL;
-    CHECK(gguf_get_arr(f, "a.i32", GGUF_VT_INT32, &arr, &err) == 1 && arr && arr->n == 3);
+    const lc_gguf_kv *arr = NULL;
+    CHECK(lc_gguf_get_arr(f, "a.i32", GGUF_VT_INT32, &arr, &err) == 1 && arr && arr->n == 3);
     if (arr) {
-        CHECK(gguf_arr_i32(arr, 0) == INT32_MIN && gguf_arr_i32(arr, 2) == INT32_MAX);
-        CHECK(gguf_arr_i32(arr, 3) == 0); /* out of range reads as 0 */
+        CHECK(lc_gguf_arr_i32(arr, 0) == INT32_MIN && lc_gguf_arr_i32(arr, 2) == INT32_MAX);
+        CHECK(lc_gguf_arr_i32(arr, 3) == 0); /* out of range reads as 0 */
     }
-    CHECK(gguf_get_arr(f, "a.i32", -1, &arr, &err) == 1);
+    CHECK(lc_gguf_get_arr(f, "a.i32", -1, &arr, &err) == 1);
     err.msg[0] = 0;
-    CHECK(gguf_get_arr(f, "a.i32", GGUF_VT_FLOAT32, &arr, &err) == -1);
+    CHECK(lc_gguf_get_arr(f, "a.i32", GGUF_VT_FLOAT32, &arr, &err) == -1);
     CHECKF(contains(err.msg, "array[i32]") && contains(err.msg, "array[f32]"), "%s", err.msg);
-    CHECK(gguf_get_arr(f, "t.i32", -1, &arr, &err) == -1);
-    CHECK(gguf_get_arr(f, "nope", -1, &arr, &err) == 0);
-    if (gguf_get_arr(f, "a.u32", GGUF_VT_UINT32, &arr, &err) == 1) CHECK(gguf_arr_u32(arr, 2) == UINT32_MAX);
-    if (gguf_get_arr(f, "a.f32", GGUF_VT_FLOAT32, &arr, &err) == 1)
-        CHECK(gguf_arr_f32(arr, 0) == 0.1f && gguf_arr_f32(arr, 1) == -2.0f);
-    if (gguf_get_arr(f, "a.str", GGUF_VT_STRING, &arr, &err) == 1) {
-        gguf_str items[3];
-        gguf_arr_strings(arr, items);
+    CHECK(lc_gguf_get_arr(f, "t.i32", -1, &arr, &err) == -1);
+    CHECK(lc_gguf_get_arr(f, "nope", -1, &arr, &err) == 0);
+    if (lc_gguf_get_arr(f, "a.u32", GGUF_VT_UINT32, &arr, &err) == 1) CHECK(lc_gguf_arr_u32(arr, 2) == UINT32_MAX);
+    if (lc_gguf_get_arr(f, "a.f32", GGUF_VT_FLOAT32, &arr, &err) == 1)
+        CHECK(lc_gguf_arr_f32(arr, 0) == 0.1f && lc_gguf_arr_f32(arr, 1) == -2.0f);
+    if (lc_gguf_get_arr(f, "a.str", GGUF_VT_STRING, &arr, &err) == 1) {
+        lc_gguf_str items[3];
+        lc_gguf_arr_strings(arr, items);
         CHECK(items[0].len == 1 && items[0].ptr[0] == 'a');
         CHECK(items[1].len == 0);
         CHECK(items[2].len == 4 && memcmp(items[2].ptr, "tab\t", 4) == 0);
     }
 }
 
-static void test_format_limits(const gguf_file *f) {
-    const gguf_kv *kv = gguf_find(f, "a.u32");
+static void test_format_limits(const lc_gguf_file *f) {
+    const lc_gguf_kv *kv = lc_gguf_find(f, "a.u32");
     char buf[64];
-    CHECK(gguf_kv_format(kv, buf, sizeof buf, 2) == strlen("[0, 1, ... (3 items)]"));
+    CHECK(lc_gguf_kv_format(kv, buf, sizeof buf, 2) == strlen("[0, 1, ... (3 items)]"));
     CHECKF(strcmp(buf, "[0, 1, ... (3 items)]") == 0, "%s", buf);
-    gguf_kv_format(kv, buf, sizeof buf, 0);
+    lc_gguf_kv_format(kv, buf, sizeof buf, 0);
     CHECKF(strcmp(buf, "[... (3 items)]") == 0, "%s", buf);
     /* snprintf semantics: truncated but terminated, full length returned */
     memset(buf, 'x', sizeof buf);
-    CHECK(gguf_kv_format(kv, buf, 5, 10) == strlen("[0, 1, 4294967295]"));
+    CHECK(lc_gguf_kv_format(kv, buf, 5, 10) == strlen("[0, 1, 4294967295]"));
     CHECK(strcmp(buf, "[0, ") == 0 && buf[5] == 'x');
-    CHECK(gguf_kv_format(kv, NULL, 0, 10) == strlen("[0, 1, 4294967295]"));
+    CHECK(lc_gguf_kv_format(kv, NULL, 0, 10) == strlen("[0, 1, 4294967295]"));
 }
 
 /* The writer copies every record byte for byte: with no tensors the file
  * is the hand-built one plus padding to 32. */
-static int write_copy(const gguf_file *src, const char *path, llamac_error *err) {
-    gguf_writer *w = gguf_writer_create();
+static int write_copy(const lc_gguf_file *src, const char *path, llamac_error *err) {
+    lc_gguf_writer *w = lc_gguf_writer_create();
     int rc = w ? 0 : -1;
-    for (uint64_t i = 0; rc == 0 && i < src->n_kv; i++) rc = gguf_writer_add_kv_copy(w, &src->kv[i]);
-    if (rc == 0) rc = gguf_writer_begin(w, path, err);
-    if (rc == 0) rc = gguf_writer_finish(w, err);
-    gguf_writer_free(w);
+    for (uint64_t i = 0; rc == 0 && i < src->n_kv; i++) rc = lc_gguf_writer_add_kv_copy(w, &src->kv[i]);
+    if (rc == 0) rc = lc_gguf_writer_begin(w, path, err);
+    if (rc == 0) rc = lc_gguf_writer_finish(w, err);
+    lc_gguf_writer_free(w);
     return rc;
 }
 
 static void test_all_kinds(void) {
     bytes raw = build_all_kinds();
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    CHECKF(gguf_open_buffer(raw.p, raw.len, "test.gguf", &f, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open_buffer(raw.p, raw.len, "test.gguf", &f, &err) == 0, "%s", err.msg);
     if (!f) {
         free(raw.p);
         return;
@@ -274,7 +274,7 @@ static void test_all_kinds(void) {
     char path[512];
     tmp_path(path, sizeof path, "all_kinds.gguf");
     CHECKF(write_copy(f, path, &err) == 0, "%s", err.msg);
-    gguf_close(f);
+    lc_gguf_close(f);
 
     size_t size = 0;
     char *written = lc_test_read_file(path, &size);
@@ -287,9 +287,9 @@ static void test_all_kinds(void) {
     }
     free(written);
     f = NULL;
-    CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(path, &f, &err) == 0, "%s", err.msg);
     if (f) check_all_kinds_values(f);
-    gguf_close(f);
+    lc_gguf_close(f);
     free(raw.p);
     clear_tmp_dir();
 }
@@ -327,50 +327,50 @@ static void fill_tensor(uint8_t *p, uint64_t n, size_t i) {
     for (uint64_t k = 0; k < n; k++) p[k] = (uint8_t)(lc_test_rand(&seed) >> 56);
 }
 
-static void add_metadata(gguf_writer *w) {
-    gguf_str tokens[3] = {{"<unk>", 5}, {"\xe2\x96\x81the", 6}, {"<0x0A>", 6}};
+static void add_metadata(lc_gguf_writer *w) {
+    lc_gguf_str tokens[3] = {{"<unk>", 5}, {"\xe2\x96\x81the", 6}, {"<0x0A>", 6}};
     float scores[3] = {0.0f, -1.5f, -2.25f};
     int32_t types[3] = {2, 1, 6};
-    gguf_writer_add_str(w, "general.architecture", "llama", 5);
-    gguf_writer_add_u32(w, "llama.block_count", 2);
-    gguf_writer_add_i32(w, "x.i32", -5);
-    gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
-    gguf_writer_add_bool(w, "x.bool", false);
-    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", tokens, 3);
-    gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", scores, 3);
-    gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", types, 3);
-    gguf_writer_set_u32(w, "llama.block_count", 7); /* replaces */
-    gguf_writer_set_u32(w, "x.new", 9);             /* adds */
+    lc_gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    lc_gguf_writer_add_u32(w, "llama.block_count", 2);
+    lc_gguf_writer_add_i32(w, "x.i32", -5);
+    lc_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", 1e-5f);
+    lc_gguf_writer_add_bool(w, "x.bool", false);
+    lc_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", tokens, 3);
+    lc_gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", scores, 3);
+    lc_gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", types, 3);
+    lc_gguf_writer_set_u32(w, "llama.block_count", 7); /* replaces */
+    lc_gguf_writer_set_u32(w, "x.new", 9);             /* adds */
 }
 
 /* Writes specs[] (each tensor in chunks of `chunk` bytes). alignment 0
  * keeps the default. */
 static int write_tensor_file(const char *path, uint32_t alignment, size_t chunk, uint64_t *total,
                              llamac_error *err) {
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     if (!w) return -1;
     add_metadata(w);
-    if (alignment) gguf_writer_add_u32(w, "general.alignment", alignment);
+    if (alignment) lc_gguf_writer_add_u32(w, "general.alignment", alignment);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < N_SPECS; i++)
-        rc = gguf_writer_add_tensor(w, specs[i].name, specs[i].type, specs[i].n_dims, specs[i].ne, err);
-    if (total) *total = gguf_writer_total_size(w);
-    if (rc == 0) rc = gguf_writer_begin(w, path, err);
+        rc = lc_gguf_writer_add_tensor(w, specs[i].name, specs[i].type, specs[i].n_dims, specs[i].ne, err);
+    if (total) *total = lc_gguf_writer_total_size(w);
+    if (rc == 0) rc = lc_gguf_writer_begin(w, path, err);
     for (size_t i = 0; rc == 0 && i < N_SPECS; i++) {
         uint64_t n = spec_nbytes(&specs[i]);
         uint8_t *data = malloc(n + 1);
         fill_tensor(data, n, i);
         for (uint64_t at = 0; rc == 0 && at < n; at += chunk)
-            rc = gguf_writer_write(w, data + at, (size_t)(n - at < chunk ? n - at : chunk), err);
+            rc = lc_gguf_writer_write(w, data + at, (size_t)(n - at < chunk ? n - at : chunk), err);
         free(data);
-        if (rc == 0) rc = gguf_writer_end_tensor(w, err);
+        if (rc == 0) rc = lc_gguf_writer_end_tensor(w, err);
     }
-    if (rc == 0) rc = gguf_writer_finish(w, err);
-    gguf_writer_free(w);
+    if (rc == 0) rc = lc_gguf_writer_finish(w, err);
+    lc_gguf_writer_free(w);
     return rc;
 }
 
-static void check_tensor_file(const gguf_file *f, uint32_t alignment) {
+static void check_tensor_file(const lc_gguf_file *f, uint32_t alignment) {
     llamac_error err = {{0}};
     CHECK(f->version == 3);
     CHECK(f->alignment == alignment);
@@ -378,10 +378,10 @@ static void check_tensor_file(const gguf_file *f, uint32_t alignment) {
     CHECK(f->n_tensors == N_SPECS);
     uint64_t expect_offset = 0;
     for (size_t i = 0; i < N_SPECS && i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
+        const lc_gguf_tensor *t = &f->tensors[i];
         uint64_t n = spec_nbytes(&specs[i]);
         CHECK(strcmp(t->name, specs[i].name) == 0);
-        CHECK(gguf_find_tensor(f, specs[i].name) == t);
+        CHECK(lc_gguf_find_tensor(f, specs[i].name) == t);
         CHECK(t->type == specs[i].type && t->n_dims == specs[i].n_dims);
         for (uint32_t d = 0; d < 4; d++) CHECK(t->ne[d] == (d < specs[i].n_dims ? specs[i].ne[d] : 1));
         CHECK(t->nbytes == n);
@@ -395,31 +395,31 @@ static void check_tensor_file(const gguf_file *f, uint32_t alignment) {
         free(want);
     }
     CHECK(f->size == f->data_offset + expect_offset);
-    CHECK(gguf_find_tensor(f, "missing") == NULL);
+    CHECK(lc_gguf_find_tensor(f, "missing") == NULL);
 
     uint32_t u = 0;
     int32_t s = 0;
     float x = 0;
     bool b = true;
-    gguf_str str = {0};
-    CHECK(gguf_get_str(f, "general.architecture", &str, &err) == 1 && str.len == 5 && !memcmp(str.ptr, "llama", 5));
-    CHECK(gguf_get_u32(f, "llama.block_count", &u, &err) == 1 && u == 7);
-    CHECK(gguf_get_u32(f, "x.new", &u, &err) == 1 && u == 9);
-    CHECK(gguf_get_i32(f, "x.i32", &s, &err) == 1 && s == -5);
-    CHECK(gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &x, &err) == 1 && x == 1e-5f);
-    CHECK(gguf_get_bool(f, "x.bool", &b, &err) == 1 && !b);
-    const gguf_kv *arr = NULL;
-    if (gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &arr, &err) == 1) {
+    lc_gguf_str str = {0};
+    CHECK(lc_gguf_get_str(f, "general.architecture", &str, &err) == 1 && str.len == 5 && !memcmp(str.ptr, "llama", 5));
+    CHECK(lc_gguf_get_u32(f, "llama.block_count", &u, &err) == 1 && u == 7);
+    CHECK(lc_gguf_get_u32(f, "x.new", &u, &err) == 1 && u == 9);
+    CHECK(lc_gguf_get_i32(f, "x.i32", &s, &err) == 1 && s == -5);
+    CHECK(lc_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &x, &err) == 1 && x == 1e-5f);
+    CHECK(lc_gguf_get_bool(f, "x.bool", &b, &err) == 1 && !b);
+    const lc_gguf_kv *arr = NULL;
+    if (lc_gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &arr, &err) == 1) {
         char buf[128];
-        gguf_kv_format(arr, buf, sizeof buf, 8);
+        lc_gguf_kv_format(arr, buf, sizeof buf, 8);
         CHECKF(strcmp(buf, "[\"<unk>\", \"\xe2\x96\x81the\", \"<0x0A>\"]") == 0, "%s", buf);
     } else {
         CHECK(!"tokens missing");
     }
-    if (gguf_get_arr(f, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, &arr, &err) == 1)
-        CHECK(gguf_arr_f32(arr, 2) == -2.25f);
-    if (gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_VT_INT32, &arr, &err) == 1)
-        CHECK(gguf_arr_i32(arr, 2) == 6);
+    if (lc_gguf_get_arr(f, "tokenizer.ggml.scores", GGUF_VT_FLOAT32, &arr, &err) == 1)
+        CHECK(lc_gguf_arr_f32(arr, 2) == -2.25f);
+    if (lc_gguf_get_arr(f, "tokenizer.ggml.token_type", GGUF_VT_INT32, &arr, &err) == 1)
+        CHECK(lc_gguf_arr_i32(arr, 2) == 6);
 }
 
 static void test_tensor_round_trip(uint32_t alignment, size_t chunk) {
@@ -431,10 +431,10 @@ static void test_tensor_round_trip(uint32_t alignment, size_t chunk) {
     CHECK(tmp_entries() == 1); /* no temporary file left beside it */
     struct stat st;
     CHECK(stat(path, &st) == 0 && (uint64_t)st.st_size == total && (st.st_mode & 0777) == 0644);
-    gguf_file *f = NULL;
-    CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
+    lc_gguf_file *f = NULL;
+    CHECKF(lc_gguf_open(path, &f, &err) == 0, "%s", err.msg);
     if (f) check_tensor_file(f, alignment ? alignment : 32);
-    gguf_close(f);
+    lc_gguf_close(f);
     clear_tmp_dir();
 }
 
@@ -449,9 +449,9 @@ static void test_replace_existing(void) {
     }
     llamac_error err = {{0}};
     CHECKF(write_tensor_file(path, 0, 1 << 20, NULL, &err) == 0, "%s", err.msg);
-    gguf_file *f = NULL;
-    CHECKF(gguf_open(path, &f, &err) == 0, "%s", err.msg);
-    gguf_close(f);
+    lc_gguf_file *f = NULL;
+    CHECKF(lc_gguf_open(path, &f, &err) == 0, "%s", err.msg);
+    lc_gguf_close(f);
     CHECK(tmp_entries() == 1);
     clear_tmp_dir();
 }
@@ -460,62 +460,62 @@ static void test_replace_existing(void) {
 
 static void test_add_errors(void) {
     llamac_error err = {{0}};
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     int64_t ne[4] = {32, 2, 1, 1};
     const char *long_name = "0123456789012345678901234567890123456789012345678901234567890123"; /* 64 */
-    CHECK(gguf_writer_add_tensor(w, long_name, LC_TYPE_F32, 1, ne, &err) == -1 && err.msg[0]);
-    CHECK(gguf_writer_add_tensor(w, long_name + 1, LC_TYPE_F32, 1, ne, &err) == 0); /* 63 is fine */
-    CHECK(gguf_writer_add_tensor(w, "", LC_TYPE_F32, 1, ne, &err) == -1);
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 0, ne, &err) == -1);
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 5, ne, &err) == -1);
+    CHECK(lc_gguf_writer_add_tensor(w, long_name, LC_TYPE_F32, 1, ne, &err) == -1 && err.msg[0]);
+    CHECK(lc_gguf_writer_add_tensor(w, long_name + 1, LC_TYPE_F32, 1, ne, &err) == 0); /* 63 is fine */
+    CHECK(lc_gguf_writer_add_tensor(w, "", LC_TYPE_F32, 1, ne, &err) == -1);
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 0, ne, &err) == -1);
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 5, ne, &err) == -1);
     uint32_t bad_types[] = {4, 5, 31, 39, 200, 0xffffffffu};
     for (size_t i = 0; i < 6; i++) {
         err.msg[0] = 0;
-        CHECK(gguf_writer_add_tensor(w, "t", bad_types[i], 2, ne, &err) == -1 && contains(err.msg, "unknown type"));
+        CHECK(lc_gguf_writer_add_tensor(w, "t", bad_types[i], 2, ne, &err) == -1 && contains(err.msg, "unknown type"));
     }
     int64_t odd[2] = {33, 1};
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_Q4_0, 2, odd, &err) == -1 && contains(err.msg, "block size"));
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_Q4_0, 2, odd, &err) == -1 && contains(err.msg, "block size"));
     int64_t neg[2] = {4, -1};
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 2, neg, &err) == -1 && contains(err.msg, "negative"));
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 2, neg, &err) == -1 && contains(err.msg, "negative"));
     int64_t huge[2] = {INT64_C(1) << 62, INT64_C(1) << 62};
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 2, huge, &err) == -1 && contains(err.msg, "overflow"));
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_Q4_0, 2, ne, &err) == 0);
-    CHECK(gguf_writer_add_tensor(w, "t", LC_TYPE_Q4_0, 2, ne, &err) == -1 && contains(err.msg, "twice"));
-    gguf_writer_free(w);
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 2, huge, &err) == -1 && contains(err.msg, "overflow"));
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_Q4_0, 2, ne, &err) == 0);
+    CHECK(lc_gguf_writer_add_tensor(w, "t", LC_TYPE_Q4_0, 2, ne, &err) == -1 && contains(err.msg, "twice"));
+    lc_gguf_writer_free(w);
 }
 
 /* A failed add poisons begin, so a file never silently lacks a key. */
-static void test_begin_refuses(const char *what, void (*setup)(gguf_writer *), const char *expect) {
+static void test_begin_refuses(const char *what, void (*setup)(lc_gguf_writer *), const char *expect) {
     char path[512];
     tmp_path(path, sizeof path, "bad.gguf");
     llamac_error err = {{0}};
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     setup(w);
-    CHECKF(gguf_writer_begin(w, path, &err) == -1, "%s", what);
+    CHECKF(lc_gguf_writer_begin(w, path, &err) == -1, "%s", what);
     CHECKF(contains(err.msg, path) && contains(err.msg, expect), "%s: %s", what, err.msg);
     CHECK(tmp_entries() == 0);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
 }
 
-static void setup_dup_key(gguf_writer *w) {
-    CHECK(gguf_writer_add_u32(w, "k", 1) == 0);
-    CHECK(gguf_writer_add_i32(w, "k", 2) == -1);
+static void setup_dup_key(lc_gguf_writer *w) {
+    CHECK(lc_gguf_writer_add_u32(w, "k", 1) == 0);
+    CHECK(lc_gguf_writer_add_i32(w, "k", 2) == -1);
 }
-static void setup_bad_alignment(gguf_writer *w) { CHECK(gguf_writer_add_u32(w, "general.alignment", 48) == -1); }
-static void setup_zero_alignment(gguf_writer *w) { CHECK(gguf_writer_set_u32(w, "general.alignment", 0) == -1); }
-static void setup_i32_alignment(gguf_writer *w) { CHECK(gguf_writer_add_i32(w, "general.alignment", 32) == 0); }
-static void setup_huge_tensor(gguf_writer *w) {
+static void setup_bad_alignment(lc_gguf_writer *w) { CHECK(lc_gguf_writer_add_u32(w, "general.alignment", 48) == -1); }
+static void setup_zero_alignment(lc_gguf_writer *w) { CHECK(lc_gguf_writer_set_u32(w, "general.alignment", 0) == -1); }
+static void setup_i32_alignment(lc_gguf_writer *w) { CHECK(lc_gguf_writer_add_i32(w, "general.alignment", 32) == 0); }
+static void setup_huge_tensor(lc_gguf_writer *w) {
     int64_t ne[2] = {INT64_C(1) << 40, INT64_C(1) << 10}; /* 4 PiB of f32 */
-    CHECK(gguf_writer_add_tensor(w, "huge", LC_TYPE_F32, 2, ne, NULL) == 0);
+    CHECK(lc_gguf_writer_add_tensor(w, "huge", LC_TYPE_F32, 2, ne, NULL) == 0);
 }
 
 /* Starts a file with one 16-byte f32 tensor "t". */
-static gguf_writer *begin_small(const char *path, llamac_error *err) {
-    gguf_writer *w = gguf_writer_create();
+static lc_gguf_writer *begin_small(const char *path, llamac_error *err) {
+    lc_gguf_writer *w = lc_gguf_writer_create();
     int64_t ne[1] = {4};
-    gguf_writer_add_u32(w, "x", 1);
-    gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 1, ne, err);
-    CHECKF(gguf_writer_begin(w, path, err) == 0, "%s", err->msg);
+    lc_gguf_writer_add_u32(w, "x", 1);
+    lc_gguf_writer_add_tensor(w, "t", LC_TYPE_F32, 1, ne, err);
+    CHECKF(lc_gguf_writer_begin(w, path, err) == 0, "%s", err->msg);
     return w;
 }
 
@@ -525,50 +525,50 @@ static void test_stream_errors(void) {
     llamac_error err = {{0}};
     uint8_t data[32] = {0};
 
-    gguf_writer *w = begin_small(path, &err);
+    lc_gguf_writer *w = begin_small(path, &err);
     CHECK(tmp_entries() == 1); /* the temporary file */
-    CHECK(gguf_writer_write(w, data, 20, &err) == -1);
+    CHECK(lc_gguf_writer_write(w, data, 20, &err) == -1);
     CHECKF(contains(err.msg, path) && contains(err.msg, "'t'"), "%s", err.msg);
     CHECK(tmp_entries() == 0);
-    CHECK(gguf_writer_write(w, data, 4, &err) == -1); /* the stream is gone */
+    CHECK(lc_gguf_writer_write(w, data, 4, &err) == -1); /* the stream is gone */
 
     /* the writer can begin again after a failure */
-    CHECKF(gguf_writer_begin(w, path, &err) == 0, "%s", err.msg);
-    CHECK(gguf_writer_write(w, data, 8, &err) == 0);
-    CHECK(gguf_writer_end_tensor(w, &err) == -1 && contains(err.msg, "8 of its 16"));
+    CHECKF(lc_gguf_writer_begin(w, path, &err) == 0, "%s", err.msg);
+    CHECK(lc_gguf_writer_write(w, data, 8, &err) == 0);
+    CHECK(lc_gguf_writer_end_tensor(w, &err) == -1 && contains(err.msg, "8 of its 16"));
     CHECK(tmp_entries() == 0);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
 
     w = begin_small(path, &err);
-    CHECK(gguf_writer_finish(w, &err) == -1 && contains(err.msg, "'t'") && contains(err.msg, path));
+    CHECK(lc_gguf_writer_finish(w, &err) == -1 && contains(err.msg, "'t'") && contains(err.msg, path));
     CHECK(tmp_entries() == 0);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
 
     w = begin_small(path, &err);
-    CHECK(gguf_writer_write(w, data, 16, &err) == 0 && gguf_writer_end_tensor(w, &err) == 0);
-    CHECK(gguf_writer_write(w, data, 1, &err) == -1); /* past the last tensor */
+    CHECK(lc_gguf_writer_write(w, data, 16, &err) == 0 && lc_gguf_writer_end_tensor(w, &err) == 0);
+    CHECK(lc_gguf_writer_write(w, data, 1, &err) == -1); /* past the last tensor */
     CHECK(tmp_entries() == 0);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
 
     w = begin_small(path, &err);
-    gguf_writer_abort(w);
+    lc_gguf_writer_abort(w);
     CHECK(tmp_entries() == 0);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
 
     w = begin_small(path, &err);
-    gguf_writer_free(w); /* free without finish removes the temporary file */
+    lc_gguf_writer_free(w); /* free without finish removes the temporary file */
     CHECK(tmp_entries() == 0);
 
-    w = gguf_writer_create();
-    CHECK(gguf_writer_write(w, data, 1, &err) == -1);
-    CHECK(gguf_writer_finish(w, &err) == -1);
+    w = lc_gguf_writer_create();
+    CHECK(lc_gguf_writer_write(w, data, 1, &err) == -1);
+    CHECK(lc_gguf_writer_finish(w, &err) == -1);
     char nodir[600];
     snprintf(nodir, sizeof nodir, "%s/no/such/dir/x.gguf", tmp_dir);
     err.msg[0] = 0;
-    CHECK(gguf_writer_begin(w, nodir, &err) == -1 && contains(err.msg, nodir));
+    CHECK(lc_gguf_writer_begin(w, nodir, &err) == -1 && contains(err.msg, nodir));
     err.msg[0] = 0;
-    CHECK(gguf_writer_begin(w, tmp_dir, &err) == -1 && contains(err.msg, tmp_dir));
-    gguf_writer_free(w);
+    CHECK(lc_gguf_writer_begin(w, tmp_dir, &err) == -1 && contains(err.msg, tmp_dir));
+    lc_gguf_writer_free(w);
     CHECK(tmp_entries() == 0);
 }
 
@@ -579,10 +579,10 @@ static void test_write_failure(void) {
     char path[512];
     tmp_path(path, sizeof path, "full.gguf");
     llamac_error err = {{0}};
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     int64_t ne[1] = {1 << 18}; /* 1 MiB of f32 */
-    gguf_writer_add_tensor(w, "big", LC_TYPE_F32, 1, ne, &err);
-    CHECKF(gguf_writer_begin(w, path, &err) == 0, "%s", err.msg);
+    lc_gguf_writer_add_tensor(w, "big", LC_TYPE_F32, 1, ne, &err);
+    CHECKF(lc_gguf_writer_begin(w, path, &err) == 0, "%s", err.msg);
 
     struct rlimit old;
     getrlimit(RLIMIT_FSIZE, &old);
@@ -592,9 +592,9 @@ static void test_write_failure(void) {
     if (limited) limited = setrlimit(RLIMIT_FSIZE, &small) == 0;
     if (limited) {
         uint8_t *data = calloc(1, (size_t)4 << 18);
-        int rc = gguf_writer_write(w, data, (size_t)4 << 18, &err);
-        if (rc == 0) rc = gguf_writer_end_tensor(w, &err);
-        if (rc == 0) rc = gguf_writer_finish(w, &err);
+        int rc = lc_gguf_writer_write(w, data, (size_t)4 << 18, &err);
+        if (rc == 0) rc = lc_gguf_writer_end_tensor(w, &err);
+        if (rc == 0) rc = lc_gguf_writer_finish(w, &err);
         setrlimit(RLIMIT_FSIZE, &old);
         CHECK(rc == -1);
         CHECKF(contains(err.msg, path) && contains(err.msg, strerror(EFBIG)), "%s", err.msg);
@@ -603,7 +603,7 @@ static void test_write_failure(void) {
         fprintf(stderr, "test_gguf: cannot lower RLIMIT_FSIZE, write-failure test skipped\n");
     }
     signal(SIGXFSZ, old_handler);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
     CHECK(tmp_entries() == 0);
     CHECK(access(path, F_OK) != 0);
 }
@@ -611,41 +611,41 @@ static void test_write_failure(void) {
 /* ------------------------------------------------------------ real files */
 
 static void test_stories(void) {
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    CHECKF(gguf_open(STORIES, &f, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(STORIES, &f, &err) == 0, "%s", err.msg);
     if (!f) return;
     CHECK(f->version == 3 && f->n_tensors == 48 && f->n_kv == 19);
     CHECK(f->alignment == 32 && f->data_offset == 14176 && f->size == 1185376);
     uint32_t u = 0;
     int32_t s = 0;
     float x = 0;
-    gguf_str str = {0};
-    CHECK(gguf_get_u32(f, "llama.embedding_length", &u, &err) == 1 && u == 64);
-    CHECK(gguf_get_i32(f, "llama.block_count", &s, &err) == 1 && s == 5);
-    CHECK(gguf_get_u32(f, "llama.feed_forward_length", &u, &err) == 1 && u == 172);
-    CHECK(gguf_get_u32(f, "tokenizer.ggml.seperator_token_id", &u, &err) == 1 && u == UINT32_MAX);
-    CHECK(gguf_get_i32(f, "tokenizer.ggml.seperator_token_id", &s, &err) == -1);
-    CHECK(gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &x, &err) == 1 && fabsf(x - 1e-5f) < 1e-9f);
-    CHECK(gguf_get_str(f, "general.architecture", &str, &err) == 1 && str.len == 5 && !memcmp(str.ptr, "llama", 5));
+    lc_gguf_str str = {0};
+    CHECK(lc_gguf_get_u32(f, "llama.embedding_length", &u, &err) == 1 && u == 64);
+    CHECK(lc_gguf_get_i32(f, "llama.block_count", &s, &err) == 1 && s == 5);
+    CHECK(lc_gguf_get_u32(f, "llama.feed_forward_length", &u, &err) == 1 && u == 172);
+    CHECK(lc_gguf_get_u32(f, "tokenizer.ggml.seperator_token_id", &u, &err) == 1 && u == UINT32_MAX);
+    CHECK(lc_gguf_get_i32(f, "tokenizer.ggml.seperator_token_id", &s, &err) == -1);
+    CHECK(lc_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &x, &err) == 1 && fabsf(x - 1e-5f) < 1e-9f);
+    CHECK(lc_gguf_get_str(f, "general.architecture", &str, &err) == 1 && str.len == 5 && !memcmp(str.ptr, "llama", 5));
     err.msg[0] = 0;
-    CHECK(gguf_get_u32(f, "general.architecture", &u, &err) == -1);
+    CHECK(lc_gguf_get_u32(f, "general.architecture", &u, &err) == -1);
     CHECKF(contains(err.msg, STORIES) && contains(err.msg, "general.architecture"), "%s", err.msg);
 
-    const gguf_kv *tokens = NULL;
-    CHECK(gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &tokens, &err) == 1);
+    const lc_gguf_kv *tokens = NULL;
+    CHECK(lc_gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &tokens, &err) == 1);
     if (tokens) {
         CHECK(tokens->n == 512);
-        gguf_str *items = malloc(512 * sizeof *items);
-        gguf_arr_strings(tokens, items);
+        lc_gguf_str *items = malloc(512 * sizeof *items);
+        lc_gguf_arr_strings(tokens, items);
         CHECK(items[1].len == 3 && !memcmp(items[1].ptr, "<s>", 3));
         free(items);
         char buf[128];
-        gguf_kv_format(tokens, buf, sizeof buf, 3);
+        lc_gguf_kv_format(tokens, buf, sizeof buf, 3);
         CHECKF(strcmp(buf, "[\"<unk>\", \"<s>\", \"</s>\", ... (512 items)]") == 0, "%s", buf);
     }
 
-    const gguf_tensor *t = gguf_find_tensor(f, "token_embd.weight");
+    const lc_gguf_tensor *t = lc_gguf_find_tensor(f, "token_embd.weight");
     CHECK(t && t->type == LC_TYPE_F32 && t->n_dims == 2 && t->ne[0] == 64 && t->ne[1] == 512);
     CHECK(t && t->offset == 0 && t->nbytes == 131072);
     if (t) {
@@ -655,32 +655,32 @@ static void test_stories(void) {
         for (int i = 0; i < 64; i++) finite = finite && isfinite(v[i]) && fabsf(v[i]) < 100;
         CHECK(finite);
     }
-    const gguf_tensor *last = &f->tensors[47];
+    const lc_gguf_tensor *last = &f->tensors[47];
     CHECK(strcmp(last->name, "blk.4.ffn_norm.weight") == 0 && last->offset == 1170944 && last->nbytes == 256);
     CHECK(f->data_offset + last->offset + last->nbytes == f->size);
-    gguf_close(f);
+    lc_gguf_close(f);
 }
 
 static void test_vocab_only(void) {
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    CHECKF(gguf_open(VOCAB_SPM, &f, &err) == 0, "%s", err.msg);
+    CHECKF(lc_gguf_open(VOCAB_SPM, &f, &err) == 0, "%s", err.msg);
     if (!f) return;
     CHECK(f->n_tensors == 0 && f->n_kv == 22 && f->data_offset == f->size);
-    const gguf_kv *kv = gguf_find(f, "tokenizer.ggml.tokens");
+    const lc_gguf_kv *kv = lc_gguf_find(f, "tokenizer.ggml.tokens");
     CHECK(kv && kv->type == GGUF_VT_ARRAY && kv->elem_type == GGUF_VT_STRING && kv->n == 32000);
     char buf[128];
     if (kv) {
-        gguf_kv_format(kv, buf, sizeof buf, 3);
+        lc_gguf_kv_format(kv, buf, sizeof buf, 3);
         CHECKF(strcmp(buf, "[\"<unk>\", \"<s>\", \"</s>\", ... (32000 items)]") == 0, "%s", buf);
     }
     bool add_bos = false, add_eos = true;
-    CHECK(gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &add_bos, &err) == 1 && add_bos);
-    CHECK(gguf_get_bool(f, "tokenizer.ggml.add_eos_token", &add_eos, &err) == 1 && !add_eos);
-    kv = gguf_find(f, "tokenizer.ggml.pre");
-    if (kv) gguf_kv_format(kv, buf, sizeof buf, 3);
+    CHECK(lc_gguf_get_bool(f, "tokenizer.ggml.add_bos_token", &add_bos, &err) == 1 && add_bos);
+    CHECK(lc_gguf_get_bool(f, "tokenizer.ggml.add_eos_token", &add_eos, &err) == 1 && !add_eos);
+    kv = lc_gguf_find(f, "tokenizer.ggml.pre");
+    if (kv) lc_gguf_kv_format(kv, buf, sizeof buf, 3);
     CHECK(kv && strcmp(buf, "\"default\"") == 0);
-    gguf_close(f);
+    lc_gguf_close(f);
 }
 
 static void test_public_api(void) {
@@ -722,11 +722,11 @@ static void test_seed_corpus(void) {
     const char *seeds[] = {"fuzz/corpus_gguf/all_value_types.gguf", "fuzz/corpus_gguf/tensors_align32.gguf",
                            "fuzz/corpus_gguf/tensors_align64.gguf"};
     for (size_t i = 0; i < 3; i++) {
-        gguf_file *f = NULL;
+        lc_gguf_file *f = NULL;
         llamac_error err = {{0}};
-        CHECKF(gguf_open(seeds[i], &f, &err) == 0, "%s", err.msg);
+        CHECKF(lc_gguf_open(seeds[i], &f, &err) == 0, "%s", err.msg);
         if (f && i > 0) check_tensor_file(f, i == 1 ? 32 : 64);
-        gguf_close(f);
+        lc_gguf_close(f);
     }
 }
 
@@ -738,11 +738,11 @@ static int write_corpus(const char *dir) {
     snprintf(path, sizeof path, "%s/tensors_align64.gguf", dir);
     if (rc == 0) rc = write_tensor_file(path, 64, 1 << 20, NULL, &err);
     bytes raw = build_all_kinds();
-    gguf_file *f = NULL;
-    if (rc == 0) rc = gguf_open_buffer(raw.p, raw.len, "all_kinds", &f, &err);
+    lc_gguf_file *f = NULL;
+    if (rc == 0) rc = lc_gguf_open_buffer(raw.p, raw.len, "all_kinds", &f, &err);
     snprintf(path, sizeof path, "%s/all_value_types.gguf", dir);
     if (rc == 0) rc = write_copy(f, path, &err);
-    gguf_close(f);
+    lc_gguf_close(f);
     free(raw.p);
     if (rc) fprintf(stderr, "write-corpus: %s\n", err.msg);
     return rc ? 1 : 0;

@@ -120,9 +120,9 @@ static bool verbose;
  * as required. */
 static bool expect_failure(const uint8_t *data, size_t n, const char *name, const char *expect) {
     uint8_t *copy = exact_copy(data, n);
-    gguf_file *f = (gguf_file *)&f; /* must be reset to NULL */
+    lc_gguf_file *f = (lc_gguf_file *)&f; /* must be reset to NULL */
     llamac_error err = {{0}};
-    int rc = gguf_open_buffer(copy, n, name, &f, &err);
+    int rc = lc_gguf_open_buffer(copy, n, name, &f, &err);
     bool ok = rc == -1 && f == NULL && err.msg[0] && strstr(err.msg, name) && !strchr(err.msg, '\n') &&
               (!expect || strstr(err.msg, expect));
     if (!ok)
@@ -130,18 +130,18 @@ static bool expect_failure(const uint8_t *data, size_t n, const char *name, cons
                 expect ? expect : "");
     else if (verbose)
         fprintf(stderr, "  %s\n", err.msg);
-    if (rc == 0) gguf_close(f);
+    if (rc == 0) lc_gguf_close(f);
     free(copy);
     return ok;
 }
 
 static bool expect_success(const uint8_t *data, size_t n, const char *name) {
     uint8_t *copy = exact_copy(data, n);
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    int rc = gguf_open_buffer(copy, n, name, &f, &err);
+    int rc = lc_gguf_open_buffer(copy, n, name, &f, &err);
     if (rc) fprintf(stderr, "%s: unexpected failure: %s\n", name, err.msg);
-    gguf_close(f);
+    lc_gguf_close(f);
     free(copy);
     return rc == 0;
 }
@@ -282,18 +282,18 @@ static void test_random_mutations(void) {
             p[at] = (r & 3) == 0 ? 0xff : (r & 3) == 1 ? 0 : (uint8_t)(r >> 32);
         }
         size_t n = (lc_test_rand(&seed) & 7) == 0 ? (size_t)(lc_test_rand(&seed) % base.len) : base.len;
-        gguf_file *f = NULL;
+        lc_gguf_file *f = NULL;
         llamac_error err = {{0}};
-        if (gguf_open_buffer(p, n, "mutated.gguf", &f, &err) == 0) {
+        if (lc_gguf_open_buffer(p, n, "mutated.gguf", &f, &err) == 0) {
             accepted++;
             for (uint64_t i = 0; i < f->n_tensors; i++) {
-                const gguf_tensor *t = &f->tensors[i];
+                const lc_gguf_tensor *t = &f->tensors[i];
                 const uint8_t *d = t->data;
                 if (d < p || d + t->nbytes > p + n) unclean++;
             }
             char buf[256];
-            for (uint64_t i = 0; i < f->n_kv; i++) gguf_kv_format(&f->kv[i], buf, sizeof buf, 16);
-            gguf_close(f);
+            for (uint64_t i = 0; i < f->n_kv; i++) lc_gguf_kv_format(&f->kv[i], buf, sizeof buf, 16);
+            lc_gguf_close(f);
         } else if (!err.msg[0] || !strstr(err.msg, "mutated.gguf") || strchr(err.msg, '\n') || f) {
             unclean++;
         }
@@ -313,12 +313,12 @@ static void test_files(void) {
     }
     char path[128];
     llamac_error err = {{0}};
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
 
     snprintf(path, sizeof path, "%s/empty.gguf", dir);
     FILE *out = fopen(path, "wb");
     if (out) fclose(out);
-    CHECK(gguf_open(path, &f, &err) == -1 && f == NULL && strstr(err.msg, path));
+    CHECK(lc_gguf_open(path, &f, &err) == -1 && f == NULL && strstr(err.msg, path));
 
     layout l;
     bytes base = build_base(&l);
@@ -329,7 +329,7 @@ static void test_files(void) {
         fclose(out);
     }
     err.msg[0] = 0;
-    CHECK(gguf_open(path, &f, &err) == -1 && strstr(err.msg, path) && strstr(err.msg, "tok_c"));
+    CHECK(lc_gguf_open(path, &f, &err) == -1 && strstr(err.msg, path) && strstr(err.msg, "tok_c"));
     patch(base.p, l.version, 1, 4);
     out = fopen(path, "wb");
     if (out) {
@@ -337,18 +337,18 @@ static void test_files(void) {
         fclose(out);
     }
     err.msg[0] = 0;
-    CHECK(gguf_open(path, &f, &err) == -1 && strstr(err.msg, path) && strstr(err.msg, "version 1"));
+    CHECK(lc_gguf_open(path, &f, &err) == -1 && strstr(err.msg, path) && strstr(err.msg, "version 1"));
     free(base.p);
     unlink(path);
     snprintf(path, sizeof path, "%s/empty.gguf", dir);
     unlink(path);
 
     err.msg[0] = 0;
-    CHECK(gguf_open(dir, &f, &err) == -1 && strstr(err.msg, dir));
+    CHECK(lc_gguf_open(dir, &f, &err) == -1 && strstr(err.msg, dir));
     rmdir(dir);
     err.msg[0] = 0;
-    CHECK(gguf_open(dir, &f, &err) == -1 && strstr(err.msg, dir) && strstr(err.msg, strerror(ENOENT)));
-    CHECK(gguf_open(dir, &f, NULL) == -1); /* a NULL error is allowed */
+    CHECK(lc_gguf_open(dir, &f, &err) == -1 && strstr(err.msg, dir) && strstr(err.msg, strerror(ENOENT)));
+    CHECK(lc_gguf_open(dir, &f, NULL) == -1); /* a NULL error is allowed */
 }
 
 int main(void) {

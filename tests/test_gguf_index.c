@@ -45,10 +45,10 @@ static void build(bytes *b) {
 int main(void) {
     bytes b = {0};
     build(&b);
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
     clock_t t0 = clock();
-    int rc = gguf_open_buffer(b.p, b.len, "many.gguf", &f, &err);
+    int rc = lc_gguf_open_buffer(b.p, b.len, "many.gguf", &f, &err);
     CHECKF(rc == 0, "%s", err.msg);
     if (rc != 0) return TEST_SUMMARY("test_gguf_index");
 
@@ -59,27 +59,27 @@ int main(void) {
         int i = (int)(((int64_t)k * 7919) % N);
         snprintf(name, sizeof name, "junk.key.%d", i);
         uint32_t v = 0;
-        keys_ok &= gguf_get_u32(f, name, &v, NULL) == 1 && v == (uint32_t)i;
+        keys_ok &= lc_gguf_get_u32(f, name, &v, NULL) == 1 && v == (uint32_t)i;
         snprintf(name, sizeof name, "blk.%d.attn_q.weight", i);
-        const gguf_tensor *t = gguf_find_tensor(f, name);
+        const lc_gguf_tensor *t = lc_gguf_find_tensor(f, name);
         tensors_ok &= t != NULL && strcmp(t->name, name) == 0 && ((const float *)t->data)[7] == (float)i;
         snprintf(name, sizeof name, "blk.%d.attn_q.bias", i);
-        absent_ok &= gguf_find_tensor(f, name) == NULL;
+        absent_ok &= lc_gguf_find_tensor(f, name) == NULL;
         snprintf(name, sizeof name, "junk.key.%d.", i);
-        absent_ok &= gguf_find(f, name) == NULL;
+        absent_ok &= lc_gguf_find(f, name) == NULL;
     }
     double cpu_s = (double)(clock() - t0) / CLOCKS_PER_SEC;
     CHECK(keys_ok);
     CHECK(tensors_ok);
     CHECK(absent_ok);
     /* Prefixes and extensions of real names sort beside them: not found. */
-    CHECK(gguf_find(f, "junk.key.") == NULL && gguf_find(f, "") == NULL && gguf_find(f, "junk.key.400000") == NULL);
-    CHECK(gguf_find_tensor(f, "blk.1.attn_q.weigh") == NULL && gguf_find_tensor(f, "zzz") == NULL);
-    CHECK(gguf_find(f, "junk.key.0") == &f->kv[0]);
-    CHECK(gguf_find_tensor(f, "blk.39999.attn_q.weight") == &f->tensors[N - 1]);
+    CHECK(lc_gguf_find(f, "junk.key.") == NULL && lc_gguf_find(f, "") == NULL && lc_gguf_find(f, "junk.key.400000") == NULL);
+    CHECK(lc_gguf_find_tensor(f, "blk.1.attn_q.weigh") == NULL && lc_gguf_find_tensor(f, "zzz") == NULL);
+    CHECK(lc_gguf_find(f, "junk.key.0") == &f->kv[0]);
+    CHECK(lc_gguf_find_tensor(f, "blk.39999.attn_q.weight") == &f->tensors[N - 1]);
     CHECKF(cpu_s < 3.0, "open and %d lookups took %.2f s of CPU", 4 * N, cpu_s);
     fprintf(stderr, "%d keys, %d tensors: open and %d lookups in %.3f s of CPU\n", N, N, 4 * N, cpu_s);
-    gguf_close(f);
+    lc_gguf_close(f);
     free(b.p);
     return TEST_SUMMARY("test_gguf_index");
 }

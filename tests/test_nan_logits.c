@@ -49,16 +49,16 @@ static void test_sampler(void) {
 
 /* Writes a copy of stories260K whose output_norm.weight is all NaN. */
 static bool write_nan_model(const char *path) {
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    if (gguf_open(STORIES, &f, &err) < 0) {
+    if (lc_gguf_open(STORIES, &f, &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         return false;
     }
-    const gguf_tensor *t = gguf_find_tensor(f, "output_norm.weight");
+    const lc_gguf_tensor *t = lc_gguf_find_tensor(f, "output_norm.weight");
     bool ok = t != NULL && t->type == 0; /* f32 */
     uint64_t at = ok ? f->data_offset + t->offset : 0, n = ok ? t->nbytes / 4 : 0;
-    gguf_close(f);
+    lc_gguf_close(f);
     size_t size;
     char *bytes = lc_test_read_file(STORIES, &size);
     if (!ok || !bytes) {

@@ -143,13 +143,13 @@ static void test_gguf_round_trip(const lc_tokenizer_data *d, const tv_set *vec) 
     CHECK(fd >= 0);
     if (fd < 0) return;
     close(fd);
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     llamac_error err = {{0}};
     int rc = lc_tokenizer_data_write_gguf(d, w);
-    if (rc == 0) rc = gguf_writer_begin(w, path, &err);
-    if (rc == 0) rc = gguf_writer_finish(w, &err);
+    if (rc == 0) rc = lc_gguf_writer_begin(w, path, &err);
+    if (rc == 0) rc = lc_gguf_writer_finish(w, &err);
     CHECKF(rc == 0, "%s", err.msg);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
     lc_vocab *v = rc == 0 ? open_gguf_vocab(path) : NULL;
     CHECK(v != NULL);
     if (v) {
@@ -158,21 +158,21 @@ static void test_gguf_round_trip(const lc_tokenizer_data *d, const tv_set *vec) 
                 vec->n);
         CHECK(lc_vocab_bos(v) == BOT && lc_vocab_eos(v) == EOT && lc_vocab_is_eog(v, EOM));
     }
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     lc_tokenizer_data back;
-    if (rc == 0 && gguf_open(path, &f, &err) == 0 && lc_tokenizer_data_from_gguf(f, &back, &err) == 0) {
+    if (rc == 0 && lc_gguf_open(path, &f, &err) == 0 && lc_tokenizer_data_from_gguf(f, &back, &err) == 0) {
         CHECK(back.n_tokens == d->n_tokens && back.n_merges == d->n_merges && !back.scores);
         CHECK(strcmp(back.model, "gpt2") == 0 && strcmp(back.pre, "llama-bpe") == 0);
         CHECK(back.n_merges > 0 && strcmp(back.merges[0], d->merges[0]) == 0 &&
               strcmp(back.merges[back.n_merges - 1], d->merges[d->n_merges - 1]) == 0);
         CHECK(back.chat_template && strcmp(back.chat_template, d->chat_template) == 0);
-        const gguf_kv *kv = gguf_find(f, "tokenizer.ggml.token_type");
+        const lc_gguf_kv *kv = lc_gguf_find(f, "tokenizer.ggml.token_type");
         CHECK(kv && kv->elem_type == GGUF_VT_INT32);
-        kv = gguf_find(f, "tokenizer.ggml.bos_token_id");
+        kv = lc_gguf_find(f, "tokenizer.ggml.bos_token_id");
         CHECK(kv && kv->type == GGUF_VT_UINT32);
         lc_tokenizer_data_free(&back);
     }
-    gguf_close(f);
+    lc_gguf_close(f);
     lc_vocab_free(v);
     unlink(path);
 }

@@ -32,11 +32,11 @@ static lc_vocab *vocab_from_spm_model(const char *path, lc_tokenizer_data *keep)
 }
 
 static bool data_from_gguf(const char *path, lc_tokenizer_data *d) {
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     llamac_error err = {{0}};
-    bool ok = gguf_open(path, &f, &err) == 0 && lc_tokenizer_data_from_gguf(f, d, &err) == 0;
+    bool ok = lc_gguf_open(path, &f, &err) == 0 && lc_tokenizer_data_from_gguf(f, d, &err) == 0;
     if (!ok) fprintf(stderr, "%s: %s\n", path, err.msg);
-    gguf_close(f);
+    lc_gguf_close(f);
     return ok;
 }
 
@@ -324,14 +324,14 @@ static void test_gguf_write(const lc_tokenizer_data *d, const lc_vocab *v) {
     src.add_eos = 0;
     src.add_space_prefix = 1;
     src.eot_id = 5;
-    gguf_writer *w = gguf_writer_create();
+    lc_gguf_writer *w = lc_gguf_writer_create();
     llamac_error err = {{0}};
     int rc = lc_tokenizer_data_write_gguf(&src, w);
     CHECK(rc == 0);
-    if (rc == 0) rc = gguf_writer_begin(w, path, &err);
-    if (rc == 0) rc = gguf_writer_finish(w, &err);
+    if (rc == 0) rc = lc_gguf_writer_begin(w, path, &err);
+    if (rc == 0) rc = lc_gguf_writer_finish(w, &err);
     CHECKF(rc == 0, "%s", err.msg);
-    gguf_writer_free(w);
+    lc_gguf_writer_free(w);
     lc_tokenizer_data back;
     if (rc == 0 && data_from_gguf(path, &back)) {
         check_same_vocab(d, &back, "written gguf");
@@ -510,23 +510,23 @@ static void test_public_api(void) {
 /* Tokenizer keys with wrong shapes or values in a GGUF file. */
 static void write_bad_gguf(const char *path, int variant) {
     static const char *const texts[] = {"<unk>", "<s>", "</s>", "a"};
-    gguf_str strs[4];
-    for (int i = 0; i < 4; i++) strs[i] = (gguf_str){texts[i], strlen(texts[i])};
+    lc_gguf_str strs[4];
+    for (int i = 0; i < 4; i++) strs[i] = (lc_gguf_str){texts[i], strlen(texts[i])};
     int32_t types[4] = {2, 3, 3, 1};
     float scores[4] = {0, 0, 0, -1};
-    gguf_writer *w = gguf_writer_create();
-    gguf_writer_add_str(w, "tokenizer.ggml.model", "llama", 5);
-    gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", strs, 4);
+    lc_gguf_writer *w = lc_gguf_writer_create();
+    lc_gguf_writer_add_str(w, "tokenizer.ggml.model", "llama", 5);
+    lc_gguf_writer_add_arr_str(w, "tokenizer.ggml.tokens", strs, 4);
     if (variant == 0) types[3] = 99;
-    gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", types, variant == 1 ? 3 : 4);
-    if (variant == 2) gguf_writer_add_str(w, "tokenizer.ggml.scores", "x", 1);
-    else gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", scores, 4);
-    gguf_writer_add_u32(w, "tokenizer.ggml.padding_token_id", variant == 3 ? 4 : 0xFFFFFFFFu);
-    if (variant == 4) gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 70000);
-    if (variant == 5) gguf_writer_add_u32(w, "tokenizer.ggml.fim_mid_token_id", 5);
-    gguf_writer_begin(w, path, NULL);
-    gguf_writer_finish(w, NULL);
-    gguf_writer_free(w);
+    lc_gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", types, variant == 1 ? 3 : 4);
+    if (variant == 2) lc_gguf_writer_add_str(w, "tokenizer.ggml.scores", "x", 1);
+    else lc_gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", scores, 4);
+    lc_gguf_writer_add_u32(w, "tokenizer.ggml.padding_token_id", variant == 3 ? 4 : 0xFFFFFFFFu);
+    if (variant == 4) lc_gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 70000);
+    if (variant == 5) lc_gguf_writer_add_u32(w, "tokenizer.ggml.fim_mid_token_id", 5);
+    lc_gguf_writer_begin(w, path, NULL);
+    lc_gguf_writer_finish(w, NULL);
+    lc_gguf_writer_free(w);
 }
 
 static void test_bad_gguf(void) {
@@ -542,10 +542,10 @@ static void test_bad_gguf(void) {
     close(fd);
     for (int variant = 0; variant < 7; variant++) {
         write_bad_gguf(path, variant);
-        gguf_file *f = NULL;
+        lc_gguf_file *f = NULL;
         lc_vocab *v = NULL;
         llamac_error err = {{0}};
-        int rc = gguf_open(path, &f, &err);
+        int rc = lc_gguf_open(path, &f, &err);
         CHECKF(rc == 0, "%s", err.msg);
         if (rc == 0) rc = lc_vocab_load_gguf(f, &v, &err);
         if (needles[variant]) {
@@ -555,7 +555,7 @@ static void test_bad_gguf(void) {
             CHECKF(rc == 0 && v && lc_vocab_pad(v) == -1, "variant %d: %s", variant, err.msg);
         }
         lc_vocab_free(v);
-        gguf_close(f);
+        lc_gguf_close(f);
     }
     unlink(path);
 }

@@ -292,12 +292,12 @@ static inline void remove_dir(const char *dir) {
 }
 
 static inline lc_vocab *open_gguf_vocab(const char *path) {
-    gguf_file *f = NULL;
+    lc_gguf_file *f = NULL;
     lc_vocab *v = NULL;
     llamac_error err = {{0}};
-    if (gguf_open(path, &f, &err) < 0 || lc_vocab_load_gguf(f, &v, &err) < 0)
+    if (lc_gguf_open(path, &f, &err) < 0 || lc_vocab_load_gguf(f, &v, &err) < 0)
         fprintf(stderr, "%s: %s\n", path, err.msg);
-    gguf_close(f);
+    lc_gguf_close(f);
     return v;
 }
 

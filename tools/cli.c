@@ -110,6 +110,22 @@ void cli_progress_done(cli_progress *p) {
     if (p->enabled && p->last_permille >= 0) fprintf(stderr, "\r\033[K");
 }
 
+llamac_model *cli_load_model(const char *cmd, const char *path, const cli_model_opts *o) {
+    llamac_error err = {{0}};
+    cli_progress bar;
+    cli_progress_init(&bar, "loading");
+    llamac_model_params mp = llamac_model_default_params();
+    mp.progress = cli_progress_update;
+    mp.progress_user = &bar;
+    mp.use_mmap = o->mmap;
+    mp.no_repack = o->no_repack;
+    mp.isa = o->isa;
+    llamac_model *m = llamac_model_load(path, &mp, &err);
+    cli_progress_done(&bar);
+    if (!m) cli_error(cmd, CLI_FAIL, "%s", err.msg);
+    return m;
+}
+
 bool cli_parse_kv_type(const char *cmd, const char *s, int *out) {
     if (!strcmp(s, "f16")) *out = LLAMAC_KV_F16;
     else if (!strcmp(s, "f32")) *out = LLAMAC_KV_F32;

@@ -63,12 +63,33 @@ void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_update(double fraction, void *user);
 void cli_progress_done(cli_progress *p);
 
+/* How run, chat, bench and perplexity load their model (--isa, --mmap,
+ * --no-repack; llamac_model_params has the details). */
+typedef struct cli_model_opts {
+    const char *isa; /* NULL: the best this CPU runs */
+    bool mmap, no_repack;
+} cli_model_opts;
+#define CLI_LOAD_OPTIONS_HELP                                                                 \
+    "      --mmap              map the model file instead of reading it into huge-page\n"    \
+    "                          memory (less RAM when the file is in the page cache,\n"       \
+    "                          slower decode)\n"                                              \
+    "      --no-repack         keep the file's weight layout (by default Q4_0, Q8_0,\n"      \
+    "                          Q4_K and Q6_K matrices are regrouped 8 rows at a time\n"      \
+    "                          for faster kernels)\n"
+
+/* Loads a model with a progress bar on a terminal; NULL after printing
+ * "llamac CMD: why". */
+llamac_model *cli_load_model(const char *cmd, const char *path, const cli_model_opts *o);
+
 /* Subcommands. */
 int cmd_run(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 /* tools/cmd_testgen.c (built only with libclang; see CMakeLists.txt) */
 int cmd_testgen(int argc, char **argv);

@@ -18,7 +18,6 @@
 
 #include "cli.h"
 #include "cli_grammar.h"
-#include "cmd_chat.h"
 
 static const char usage_text[] =
     "usage: llamac chat -m FILE [options]\n"
@@ -50,6 +49,7 @@ static const char usage_text[] =
     "                          model's end-of-generation tokens.\n"
     "  -n, --n-predict N       most tokens per reply; -1 = no limit (default -1)\n"
     CLI_ENGINE_OPTIONS_HELP
+    CLI_LOAD_OPTIONS_HELP
     CLI_GRAMMAR_OPTIONS_HELP
     "                          (each reply follows it from its start)\n"
     "  -v, --verbose           after each prompt, tell on stderr how many tokens the\n"
@@ -66,7 +66,7 @@ typedef struct chat_options {
     const char *stops[MAX_STOPS];
     size_t n_stops;
     int64_t n_predict;
-    bool verbose;
+    bool verbose, mmap, no_repack;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
     cli_grammar_opts grammar;
@@ -102,6 +102,8 @@ static int parse_args(int argc, char **argv, chat_options *o) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { fputs(usage_text, stdout); return -1; }
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { VALUE(); o->model = v; }
         else if (!strcmp(a, "--system")) { VALUE(); o->system = v; }
+        else if (!strcmp(a, "--mmap")) o->mmap = true;
+        else if (!strcmp(a, "--no-repack")) o->no_repack = true;
         else if (!strcmp(a, "--chat-template")) { VALUE(); o->template_name = v; }
         else if (!strcmp(a, "--stop")) {
             VALUE();
@@ -637,15 +639,9 @@ static int check_template(const char *name) {
 static int session_open(chat_session *s) {
     llamac_error err = {{0}};
     if (s->opt.template_name && check_template(s->opt.template_name) != CLI_OK) return CLI_USAGE;
-    cli_progress bar;
-    cli_progress_init(&bar, "loading");
-    llamac_model_params mp = llamac_model_default_params();
-    mp.progress = cli_progress_update;
-    mp.progress_user = &bar;
-    mp.isa = s->opt.isa;
-    s->model = llamac_model_load(s->opt.model, &mp, &err);
-    cli_progress_done(&bar);
-    if (!s->model) return cli_error("chat", CLI_FAIL, "%s", err.msg);
+    const cli_model_opts load = {.isa = s->opt.isa, .mmap = s->opt.mmap, .no_repack = s->opt.no_repack};
+    s->model = cli_load_model("chat", s->opt.model, &load);
+    if (!s->model) return CLI_FAIL;
 
     s->template_name = s->opt.template_name ? s->opt.template_name : llamac_chat_template_detect(s->model);
     if (!s->template_name) {

@@ -30,9 +30,6 @@
     "  q5_K, as llama.cpp does. Rows that are not a multiple of 256 fall back: q4_K -> q5_0,\n" \
     "  q5_K -> q5_1, q6_K -> q8_0; rows that do not fit 32-blocks either become f16.\n"
 
-int cmd_convert(int argc, char **argv);
-int cmd_quantize(int argc, char **argv);
-
 /* Shared by both commands: a progress line on stderr when it is a terminal
  * (tensors, bytes, rate, ETA), nothing otherwise; Ctrl-C cancels the run
  * (the library then removes its temporary file). */

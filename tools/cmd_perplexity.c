@@ -580,16 +580,9 @@ static int open_base_in(ppl_run *r, const char *text, size_t len) {
 }
 
 static int load_model(ppl_run *r) {
-    llamac_error err = {{0}};
-    cli_progress bar;
-    cli_progress_init(&bar, "loading");
-    llamac_model_params mp = llamac_model_default_params();
-    mp.progress = cli_progress_update;
-    mp.progress_user = &bar;
-    mp.isa = r->o->isa;
-    r->model = llamac_model_load(r->o->model, &mp, &err);
-    cli_progress_done(&bar);
-    if (!r->model) return cli_error(CMD, CLI_FAIL, "%s", err.msg);
+    const cli_model_opts load = {.isa = r->o->isa};
+    r->model = cli_load_model(CMD, r->o->model, &load);
+    if (!r->model) return CLI_FAIL;
     r->n_vocab = llamac_n_vocab(r->model);
     r->add_bos = llamac_add_bos(r->model) && llamac_token_bos(r->model) >= 0;
     describe_model(r->model, &r->hdr);

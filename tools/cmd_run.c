@@ -31,12 +31,7 @@ static const char usage_text[] =
     CLI_GRAMMAR_OPTIONS_HELP
     "      --ignore-eos        keep generating past end-of-generation tokens\n"
     "      --no-display-prompt do not echo the prompt before the generated text\n"
-    "      --mmap              map the model file instead of reading it into huge-page\n"
-    "                          memory (less RAM when the file is in the page cache,\n"
-    "                          slower decode)\n"
-    "      --no-repack         keep the file's weight layout (by default Q4_0, Q8_0,\n"
-    "                          Q4_K and Q6_K matrices are regrouped 8 rows at a time\n"
-    "                          for faster kernels)\n"
+    CLI_LOAD_OPTIONS_HELP
     "      --print-ids         after generating, print all token ids to stderr\n"
     "  -h, --help              show this help\n";
 
@@ -285,17 +280,9 @@ int cmd_run(int argc, char **argv) {
 
     llamac_error err = {{0}};
     int64_t t0 = llamac_time_us();
-    cli_progress bar;
-    cli_progress_init(&bar, "loading");
-    llamac_model_params mp = llamac_model_default_params();
-    mp.progress = cli_progress_update;
-    mp.progress_user = &bar;
-    mp.use_mmap = o.mmap;
-    mp.no_repack = o.no_repack;
-    mp.isa = o.isa;
-    s.model = llamac_model_load(o.model, &mp, &err);
-    cli_progress_done(&bar);
-    if (!s.model) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }
+    const cli_model_opts load = {.isa = o.isa, .mmap = o.mmap, .no_repack = o.no_repack};
+    s.model = cli_load_model("run", o.model, &load);
+    if (!s.model) { run_state_free(&s); return CLI_FAIL; }
     s.ctx = llamac_context_create(s.model, &o.ctx, &err);
     if (!s.ctx) { run_state_free(&s); return cli_error("run", CLI_FAIL, "%s", err.msg); }
     int64_t t_load_us = llamac_time_us() - t0;

@@ -4,8 +4,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cmd_chat.h"
-#include "cmd_convert.h"
 
 typedef struct command {
     const char *name;

@@ -7,9 +7,7 @@
 #include <string.h>
 
 #include "chat/template.h"
-#include "format/gguf.h"
 #include "llamac.h"
-#include "model/model.h"
 #include "runtime/err.h"
 
 /* ----------------------------------------------------------- output text */
@@ -307,12 +305,4 @@ const char *lc_chat_template_detect_text(const char *text, size_t len) {
         return contains(text, len, "Cutting Knowledge Date") ? "llama3.1" : "llama3";
     if (contains(text, len, "[INST]") && contains(text, len, "<<SYS>>")) return "llama2";
     return NULL;
-}
-
-const char *llamac_chat_template_detect(const llamac_model *model) {
-    if (!model) return NULL;
-    const gguf_file *g = lc_model_gguf(model);
-    gguf_str s;
-    if (!g || gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != 1) return NULL;
-    return lc_chat_template_detect_text(s.ptr, (size_t)s.len);
 }

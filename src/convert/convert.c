@@ -204,14 +204,14 @@ int lc_conv_job_init(lc_conv_job *job, int out_type, const llamac_convert_params
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         job->n_threads = n > 0 ? (int)(n > 256 ? 256 : n) : 1;
     }
-    job->w = gguf_writer_create();
+    job->w = lc_gguf_writer_create();
     if (!job->w) return lc_fail(err, "out of memory");
     return 0;
 }
 
 void lc_conv_job_free(lc_conv_job *job) {
     if (!job) return;
-    gguf_writer_free(job->w);
+    lc_gguf_writer_free(job->w);
     for (size_t i = 0; i < job->n_tensors; i++) free(job->tensors[i].generated);
     free(job->tensors);
     memset(job, 0, sizeof *job);
@@ -247,12 +247,12 @@ void lc_conv_note(const lc_conv_job *job, const char *fmt, ...) {
 }
 
 int lc_conv_add_general(lc_conv_job *job, const char *name) {
-    gguf_writer *w = job->w;
-    int rc = gguf_writer_add_str(w, "general.architecture", "llama", 5);
-    rc |= gguf_writer_add_str(w, "general.type", "model", 5);
-    rc |= gguf_writer_add_str(w, "general.name", name, strlen(name));
-    rc |= gguf_writer_add_u32(w, "general.file_type", (uint32_t)lc_conv_file_type(job->out_type));
-    rc |= gguf_writer_add_u32(w, "general.quantization_version", 2);
+    lc_gguf_writer *w = job->w;
+    int rc = lc_gguf_writer_add_str(w, "general.architecture", "llama", 5);
+    rc |= lc_gguf_writer_add_str(w, "general.type", "model", 5);
+    rc |= lc_gguf_writer_add_str(w, "general.name", name, strlen(name));
+    rc |= lc_gguf_writer_add_u32(w, "general.file_type", (uint32_t)lc_conv_file_type(job->out_type));
+    rc |= lc_gguf_writer_add_u32(w, "general.quantization_version", 2);
     return rc ? -1 : 0;
 }
 
@@ -438,7 +438,7 @@ static int64_t chunk_rows(const lc_conv_tensor *t) {
 
 static int write_chunk(stream_state *s, const lc_conv_tensor *t, const uint8_t *data, size_t n,
                        llamac_error *err) {
-    if (gguf_writer_write(s->job->w, data, n, err)) return -1;
+    if (lc_gguf_writer_write(s->job->w, data, n, err)) return -1;
     s->bytes_done += n;
     return report(s, t->name, err);
 }
@@ -490,7 +490,7 @@ static int stream_tensor(stream_state *s, const lc_conv_tensor *t, llamac_error 
     bool same = t->dst_type == t->src_type && t->unpermute_heads <= 0 &&
                 (t->generated == NULL || t->dst_type == LC_TYPE_F32);
     int rc = same ? stream_copy(s, t, err) : stream_convert(s, t, err);
-    if (rc == 0) rc = gguf_writer_end_tensor(s->job->w, err);
+    if (rc == 0) rc = lc_gguf_writer_end_tensor(s->job->w, err);
     if (rc == 0) release_source(t, 0, lc_row_size(t->src_type, t->ne[0]) * (size_t)tensor_rows(t), true);
     s->tensors_done++;
     if (rc == 0) rc = report(s, t->name, err);
@@ -602,7 +602,7 @@ static int declare_tensors(lc_conv_job *job, uint64_t *bytes, llamac_error *err)
     *bytes = 0;
     for (size_t i = 0; i < job->n_tensors; i++) {
         const lc_conv_tensor *t = &job->tensors[i];
-        if (gguf_writer_add_tensor(job->w, t->name, (uint32_t)t->dst_type, t->n_dims, t->ne, err))
+        if (lc_gguf_writer_add_tensor(job->w, t->name, (uint32_t)t->dst_type, t->n_dims, t->ne, err))
             return -1;
         *bytes += lc_row_size(t->dst_type, t->ne[0]) * (uint64_t)tensor_rows(t);
     }
@@ -630,7 +630,7 @@ int lc_conv_job_write(lc_conv_job *job, const char *dst, llamac_error *err) {
     int rc = assign_types(job, err);
     if (rc == 0) rc = declare_tensors(job, &s.bytes_total, err);
     if (rc == 0) rc = alloc_buffers(&s, err);
-    if (rc == 0) rc = gguf_writer_begin(job->w, dst, err);
+    if (rc == 0) rc = lc_gguf_writer_begin(job->w, dst, err);
     for (size_t i = 0; i < job->n_tensors && rc == 0; i++) {
         /* the next tensor's first chunk loads while this one converts */
         if (i + 1 < job->n_tensors) {
@@ -640,8 +640,8 @@ int lc_conv_job_write(lc_conv_job *job, const char *dst, llamac_error *err) {
         }
         rc = stream_tensor(&s, &job->tensors[i], err);
     }
-    if (rc == 0) rc = gguf_writer_finish(job->w, err);
-    if (rc != 0) gguf_writer_abort(job->w);
+    if (rc == 0) rc = lc_gguf_writer_finish(job->w, err);
+    if (rc != 0) lc_gguf_writer_abort(job->w);
     free(s.buf[0]);
     free(s.buf[1]);
     return rc;

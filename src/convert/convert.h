@@ -17,6 +17,7 @@
 
 #include "format/gguf.h"
 #include "llamac.h"
+#include "quant/types.h"
 
 typedef struct lc_conv_tensor {
     char name[GGUF_MAX_NAME];
@@ -32,7 +33,7 @@ typedef struct lc_conv_tensor {
 } lc_conv_tensor;
 
 typedef struct lc_conv_job {
-    gguf_writer *w;
+    lc_gguf_writer *w;
     lc_conv_tensor *tensors;
     size_t n_tensors, cap_tensors;
     int out_type;               /* the requested type: ggml id or LLAMAC_CONVERT_Q4_K_M/_S, Q5_K_M/_S */
@@ -46,6 +47,12 @@ typedef struct lc_conv_job {
 
 /* The output types convert/quantize accept, for messages. */
 #define LC_CONV_TYPE_LIST "f32, f16, bf16, q8_0, q6_k, q5_1, q5_0, q4_1, q4_0, q5_k_m, q5_k_s, q4_k_m or q4_k_s"
+
+/* The defaults behind llamac_convert_default_params (F16 output), for the
+ * converters themselves so they need not call back into the public API. */
+static inline llamac_convert_params lc_conv_default_params(void) {
+    return (llamac_convert_params){.type = LC_TYPE_F16};
+}
 
 /* Prepares a job for the requested output type (see LC_CONV_TYPE_LIST: a
  * ggml id, or LLAMAC_CONVERT_Q4_K_M/_S) with the caller's threads,

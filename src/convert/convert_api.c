@@ -10,7 +10,7 @@
 #include "runtime/err.h"
 
 llamac_convert_params llamac_convert_default_params(void) {
-    return (llamac_convert_params){.type = LC_TYPE_F16};
+    return lc_conv_default_params();
 }
 
 int llamac_convert_type_from_name(const char *name) {
@@ -29,7 +29,7 @@ const char *llamac_convert_type_name(int type) {
 
 int llamac_convert(const char *src, const char *dst, const llamac_convert_params *params,
                    llamac_error *err) {
-    llamac_convert_params p = params ? *params : llamac_convert_default_params();
+    llamac_convert_params p = params ? *params : lc_conv_default_params();
     if (!src || !dst) return lc_fail(err, "convert: source and destination are required");
     struct stat sb;
     if (stat(src, &sb) != 0) return lc_fail(err, "%s: %s", src, strerror(errno));

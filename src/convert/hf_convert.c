@@ -89,28 +89,28 @@ static int load_vocab(hf_import *im, const llamac_convert_params *p, llamac_erro
 
 static int add_metadata(hf_import *im, const char *name) {
     const lc_hf_config *c = &im->cfg;
-    gguf_writer *w = im->job.w;
+    lc_gguf_writer *w = im->job.w;
     int rc = lc_conv_add_general(&im->job, name);
-    rc |= gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
-    rc |= gguf_writer_add_u32(w, "llama.context_length", (uint32_t)c->max_position_embeddings);
-    rc |= gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)c->hidden_size);
-    rc |= gguf_writer_add_u32(w, "llama.block_count", (uint32_t)c->n_layer);
-    rc |= gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)c->intermediate_size);
-    rc |= gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_head);
-    rc |= gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_head_kv);
-    rc |= gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->rms_norm_eps);
+    rc |= lc_gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
+    rc |= lc_gguf_writer_add_u32(w, "llama.context_length", (uint32_t)c->max_position_embeddings);
+    rc |= lc_gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)c->hidden_size);
+    rc |= lc_gguf_writer_add_u32(w, "llama.block_count", (uint32_t)c->n_layer);
+    rc |= lc_gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)c->intermediate_size);
+    rc |= lc_gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_head);
+    rc |= lc_gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_head_kv);
+    rc |= lc_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->rms_norm_eps);
     if (c->head_dim_explicit) {
-        rc |= gguf_writer_add_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
-        rc |= gguf_writer_add_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
+        rc |= lc_gguf_writer_add_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
+        rc |= lc_gguf_writer_add_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
     }
-    rc |= gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim);
-    rc |= gguf_writer_add_f32(w, "llama.rope.freq_base", c->rope_theta);
+    rc |= lc_gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim);
+    rc |= lc_gguf_writer_add_f32(w, "llama.rope.freq_base", c->rope_theta);
     if (c->rope_scaling == LC_ROPE_SCALING_LINEAR) {
-        rc |= gguf_writer_add_str(w, "llama.rope.scaling.type", "linear", 6);
-        rc |= gguf_writer_add_f32(w, "llama.rope.scaling.factor", c->rope_factor);
+        rc |= lc_gguf_writer_add_str(w, "llama.rope.scaling.type", "linear", 6);
+        rc |= lc_gguf_writer_add_f32(w, "llama.rope.scaling.factor", c->rope_factor);
     }
     if (im->has_vocab) rc |= lc_tokenizer_data_write_gguf(&im->tok, w);
-    else rc |= gguf_writer_add_str(w, "tokenizer.ggml.model", "none", 4);
+    else rc |= lc_gguf_writer_add_str(w, "tokenizer.ggml.model", "none", 4);
     return rc ? -1 : 0;
 }
 

@@ -285,18 +285,18 @@ static int l2c_load_vocab(const char *path, int32_t n_vocab, lc_tokenizer_data *
 
 static int l2c_add_metadata(lc_conv_job *job, const lc_llama2c_model *m, const char *name) {
     const lc_llama2c_header *h = &m->hp;
-    gguf_writer *w = job->w;
+    lc_gguf_writer *w = job->w;
     int rc = lc_conv_add_general(job, name);
-    rc |= gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)h->vocab_size);
-    rc |= gguf_writer_add_u32(w, "llama.context_length", (uint32_t)h->seq_len);
-    rc |= gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)h->dim);
-    rc |= gguf_writer_add_u32(w, "llama.block_count", (uint32_t)h->n_layers);
-    rc |= gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)h->hidden_dim);
-    rc |= gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)h->n_heads);
-    rc |= gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)h->n_kv_heads);
-    rc |= gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", L2C_RMS_EPS);
-    rc |= gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)(h->dim / h->n_heads));
-    rc |= gguf_writer_add_f32(w, "llama.rope.freq_base", L2C_ROPE_THETA);
+    rc |= lc_gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)h->vocab_size);
+    rc |= lc_gguf_writer_add_u32(w, "llama.context_length", (uint32_t)h->seq_len);
+    rc |= lc_gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)h->dim);
+    rc |= lc_gguf_writer_add_u32(w, "llama.block_count", (uint32_t)h->n_layers);
+    rc |= lc_gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)h->hidden_dim);
+    rc |= lc_gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)h->n_heads);
+    rc |= lc_gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)h->n_kv_heads);
+    rc |= lc_gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", L2C_RMS_EPS);
+    rc |= lc_gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)(h->dim / h->n_heads));
+    rc |= lc_gguf_writer_add_f32(w, "llama.rope.freq_base", L2C_ROPE_THETA);
     return rc ? -1 : 0;
 }
 

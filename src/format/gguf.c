@@ -53,7 +53,7 @@ static double le_f64(const uint8_t *p) {
     return d;
 }
 
-size_t gguf_vtype_size(uint32_t type) {
+size_t lc_gguf_vtype_size(uint32_t type) {
     switch (type) {
     case GGUF_VT_UINT8: case GGUF_VT_INT8: case GGUF_VT_BOOL: return 1;
     case GGUF_VT_UINT16: case GGUF_VT_INT16: return 2;
@@ -104,7 +104,7 @@ static int_value read_int(uint32_t type, const uint8_t *p) {
     return (int_value){false, (uint64_t)s};
 }
 
-const char *gguf_vtype_name(uint32_t type) {
+const char *lc_gguf_vtype_name(uint32_t type) {
     static const char *const names[GGUF_VT_COUNT] = {
         "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64",
     };
@@ -167,7 +167,7 @@ static int cur_u64(cursor *c, const char *what, const char *field, uint64_t *out
 
 /* A length-prefixed string; the length is checked against the bytes left
  * before it is used. */
-static int cur_str(cursor *c, const char *what, const char *field, gguf_str *out) {
+static int cur_str(cursor *c, const char *what, const char *field, lc_gguf_str *out) {
     size_t at = c->pos;
     uint64_t len;
     if (cur_u64(c, what, field, &len)) return -1;
@@ -190,16 +190,16 @@ static int skip_values(cursor *c, uint32_t type, uint64_t n, const char *field) 
     if (type != GGUF_VT_STRING) {
         const uint8_t *p = NULL;
         /* n was checked against the bytes left, so this cannot overflow */
-        return cur_take(c, n * gguf_vtype_size(type), "value", field, &p);
+        return cur_take(c, n * lc_gguf_vtype_size(type), "value", field, &p);
     }
     for (uint64_t i = 0; i < n; i++) {
-        gguf_str s;
+        lc_gguf_str s;
         if (cur_str(c, "string value", field, &s)) return -1;
     }
     return 0;
 }
 
-static int parse_array_header(cursor *c, gguf_kv *kv, const char *field) {
+static int parse_array_header(cursor *c, lc_gguf_kv *kv, const char *field) {
     size_t at = c->pos;
     if (cur_u32(c, "array element type", field, &kv->elem_type)) return -1;
     if (kv->elem_type == GGUF_VT_ARRAY)
@@ -210,16 +210,16 @@ static int parse_array_header(cursor *c, gguf_kv *kv, const char *field) {
                        c->path, kv->elem_type, field, at);
     at = c->pos;
     if (cur_u64(c, "array length", field, &kv->n)) return -1;
-    size_t min_elem = kv->elem_type == GGUF_VT_STRING ? 8 : gguf_vtype_size(kv->elem_type);
+    size_t min_elem = kv->elem_type == GGUF_VT_STRING ? 8 : lc_gguf_vtype_size(kv->elem_type);
     if (kv->n > cur_left(c) / min_elem)
         return lc_fail(c->err,
                        "%s: array of %" PRIu64 " %s values cannot fit in the %zu bytes left "
                        "(field '%s', offset %zu)",
-                       c->path, kv->n, gguf_vtype_name(kv->elem_type), cur_left(c), field, at);
+                       c->path, kv->n, lc_gguf_vtype_name(kv->elem_type), cur_left(c), field, at);
     return 0;
 }
 
-static int parse_kv(cursor *c, uint64_t index, gguf_kv *kv) {
+static int parse_kv(cursor *c, uint64_t index, lc_gguf_kv *kv) {
     char field[FIELD_MAX];
     snprintf(field, sizeof field, "kv[%" PRIu64 "]", index);
     kv->offset = c->pos;
@@ -243,8 +243,8 @@ static int parse_kv(cursor *c, uint64_t index, gguf_kv *kv) {
 }
 
 static int cmp_kv_key(const void *a, const void *b) {
-    const gguf_kv *x = *(const gguf_kv *const *)a;
-    const gguf_kv *y = *(const gguf_kv *const *)b;
+    const lc_gguf_kv *x = *(const lc_gguf_kv *const *)a;
+    const lc_gguf_kv *y = *(const lc_gguf_kv *const *)b;
     uint64_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
     int r = n ? memcmp(x->key.ptr, y->key.ptr, (size_t)n) : 0;
     if (r) return r;
@@ -253,16 +253,16 @@ static int cmp_kv_key(const void *a, const void *b) {
 
 /* Sorting pointers keeps the check O(n log n): a file may hold up to
  * size/13 records and a quadratic scan would let a small file stall. The
- * order is kept as the index gguf_find searches. */
-static int index_keys(gguf_file *f, llamac_error *err) {
-    const gguf_kv **order = malloc(((size_t)f->n_kv + 1) * sizeof *order);
+ * order is kept as the index lc_gguf_find searches. */
+static int index_keys(lc_gguf_file *f, llamac_error *err) {
+    const lc_gguf_kv **order = malloc(((size_t)f->n_kv + 1) * sizeof *order);
     if (!order) return lc_fail(err, "%s: out of memory checking %" PRIu64 " keys", f->path, f->n_kv);
     for (uint64_t i = 0; i < f->n_kv; i++) order[i] = &f->kv[i];
     qsort(order, (size_t)f->n_kv, sizeof *order, cmp_kv_key);
     f->kv_by_key = order;
     for (uint64_t i = 1; i < f->n_kv; i++) {
         if (cmp_kv_key(&order[i - 1], &order[i]) != 0) continue;
-        const gguf_kv *later = order[i]->offset > order[i - 1]->offset ? order[i] : order[i - 1];
+        const lc_gguf_kv *later = order[i]->offset > order[i - 1]->offset ? order[i] : order[i - 1];
         char field[FIELD_MAX];
         printable(field, sizeof field, later->key.ptr, later->key.len);
         return lc_fail(err, "%s: duplicate key (field '%s', offset %" PRIu64 ")", f->path, field,
@@ -272,13 +272,13 @@ static int index_keys(gguf_file *f, llamac_error *err) {
 }
 
 /* general.alignment, when present, must be a u32 power of two. */
-static int read_alignment(gguf_file *f, llamac_error *err) {
+static int read_alignment(lc_gguf_file *f, llamac_error *err) {
     f->alignment = GGUF_DEFAULT_ALIGNMENT;
-    const gguf_kv *kv = gguf_find(f, "general.alignment");
+    const lc_gguf_kv *kv = lc_gguf_find(f, "general.alignment");
     if (!kv) return 0;
     if (kv->type != GGUF_VT_UINT32)
         return lc_fail(err, "%s: alignment must be u32, not %s (field 'general.alignment', offset %" PRIu64 ")",
-                       f->path, gguf_vtype_name(kv->type), kv->offset);
+                       f->path, lc_gguf_vtype_name(kv->type), kv->offset);
     uint32_t a = le32(kv->data);
     if (a == 0 || (a & (a - 1)) != 0)
         return lc_fail(err,
@@ -291,9 +291,9 @@ static int read_alignment(gguf_file *f, llamac_error *err) {
 
 /* --------------------------------------------------------------- tensors */
 
-static int parse_tensor_name(cursor *c, gguf_tensor *t, char *field) {
+static int parse_tensor_name(cursor *c, lc_gguf_tensor *t, char *field) {
     size_t at = c->pos;
-    gguf_str name;
+    lc_gguf_str name;
     if (cur_str(c, "tensor name", field, &name)) return -1;
     if (name.len >= GGUF_MAX_NAME)
         return lc_fail(c->err,
@@ -308,7 +308,7 @@ static int parse_tensor_name(cursor *c, gguf_tensor *t, char *field) {
     return 0;
 }
 
-static int parse_tensor_shape(cursor *c, gguf_tensor *t, const char *field) {
+static int parse_tensor_shape(cursor *c, lc_gguf_tensor *t, const char *field) {
     size_t at = c->pos;
     if (cur_u32(c, "n_dims", field, &t->n_dims)) return -1;
     if (t->n_dims < 1 || t->n_dims > GGUF_MAX_DIMS)
@@ -336,7 +336,7 @@ static const lc_type_traits *known_type(uint32_t type) {
 
 /* Element count must fit in int64 (as ggml requires) and the byte size in
  * uint64; both are computed with overflow checks. */
-static int tensor_nbytes(cursor *c, gguf_tensor *t, const lc_type_traits *tt, const char *field,
+static int tensor_nbytes(cursor *c, lc_gguf_tensor *t, const lc_type_traits *tt, const char *field,
                          size_t at) {
     int64_t count = 1;
     for (int d = 0; d < GGUF_MAX_DIMS; d++) {
@@ -360,7 +360,7 @@ static int tensor_nbytes(cursor *c, gguf_tensor *t, const lc_type_traits *tt, co
     return 0;
 }
 
-static int parse_tensor_info(cursor *c, uint64_t index, uint32_t alignment, gguf_tensor *t) {
+static int parse_tensor_info(cursor *c, uint64_t index, uint32_t alignment, lc_gguf_tensor *t) {
     char field[FIELD_MAX];
     snprintf(field, sizeof field, "tensor[%" PRIu64 "]", index);
     size_t record = c->pos;
@@ -385,15 +385,15 @@ static int parse_tensor_info(cursor *c, uint64_t index, uint32_t alignment, gguf
 }
 
 static int cmp_tensor_name(const void *a, const void *b) {
-    const gguf_tensor *x = *(const gguf_tensor *const *)a;
-    const gguf_tensor *y = *(const gguf_tensor *const *)b;
+    const lc_gguf_tensor *x = *(const lc_gguf_tensor *const *)a;
+    const lc_gguf_tensor *y = *(const lc_gguf_tensor *const *)b;
     return strcmp(x->name, y->name);
 }
 
 /* Sorted like the keys, for the same two reasons: duplicates, and the
- * index gguf_find_tensor searches. */
-static int index_tensors(gguf_file *f, llamac_error *err) {
-    const gguf_tensor **order = malloc(((size_t)f->n_tensors + 1) * sizeof *order);
+ * index lc_gguf_find_tensor searches. */
+static int index_tensors(lc_gguf_file *f, llamac_error *err) {
+    const lc_gguf_tensor **order = malloc(((size_t)f->n_tensors + 1) * sizeof *order);
     if (!order)
         return lc_fail(err, "%s: out of memory checking %" PRIu64 " tensor names", f->path, f->n_tensors);
     for (uint64_t i = 0; i < f->n_tensors; i++) order[i] = &f->tensors[i];
@@ -401,7 +401,7 @@ static int index_tensors(gguf_file *f, llamac_error *err) {
     f->tensor_by_name = order;
     for (uint64_t i = 1; i < f->n_tensors; i++) {
         if (strcmp(order[i - 1]->name, order[i]->name) != 0) continue;
-        const gguf_tensor *later = order[i] > order[i - 1] ? order[i] : order[i - 1];
+        const lc_gguf_tensor *later = order[i] > order[i - 1] ? order[i] : order[i - 1];
         char field[FIELD_MAX];
         printable(field, sizeof field, later->name, strlen(later->name));
         return lc_fail(err, "%s: duplicate tensor name (field '%s', offset %" PRIu64 ")", f->path,
@@ -412,9 +412,9 @@ static int index_tensors(gguf_file *f, llamac_error *err) {
 
 /* Every tensor's bytes must lie inside the file; the sums are arranged so
  * that no addition can wrap. */
-static int place_tensors(gguf_file *f, llamac_error *err) {
+static int place_tensors(lc_gguf_file *f, llamac_error *err) {
     for (uint64_t i = 0; i < f->n_tensors; i++) {
-        gguf_tensor *t = &f->tensors[i];
+        lc_gguf_tensor *t = &f->tensors[i];
         uint64_t size = f->size;
         bool inside = f->data_offset <= size && t->offset <= size - f->data_offset &&
                       t->nbytes <= size - f->data_offset - t->offset;
@@ -435,7 +435,7 @@ static int place_tensors(gguf_file *f, llamac_error *err) {
 
 /* ---------------------------------------------------------------- header */
 
-static int parse_header(cursor *c, gguf_file *f) {
+static int parse_header(cursor *c, lc_gguf_file *f) {
     const uint8_t *p = NULL;
     if (cur_take(c, 4, "magic", "magic", &p)) return -1;
     if (memcmp(p, "GGUF", 4) != 0)
@@ -473,10 +473,10 @@ static void *reserve(void *table, uint64_t *cap, uint64_t need, uint64_t limit, 
     return p; /* NULL: table is still valid and owned by the caller */
 }
 
-static int parse_metadata(cursor *c, gguf_file *f) {
+static int parse_metadata(cursor *c, lc_gguf_file *f) {
     uint64_t cap = 0;
     for (uint64_t i = 0; i < f->n_kv; i++) {
-        gguf_kv *grown = reserve(f->kv, &cap, i + 1, f->n_kv, sizeof *f->kv);
+        lc_gguf_kv *grown = reserve(f->kv, &cap, i + 1, f->n_kv, sizeof *f->kv);
         if (!grown)
             return lc_fail(c->err, "%s: out of memory for %" PRIu64 " metadata entries", c->path, f->n_kv);
         f->kv = grown;
@@ -486,7 +486,7 @@ static int parse_metadata(cursor *c, gguf_file *f) {
     return read_alignment(f, c->err);
 }
 
-static int parse_tensor_infos(cursor *c, gguf_file *f) {
+static int parse_tensor_infos(cursor *c, lc_gguf_file *f) {
     if (f->n_tensors > cur_left(c) / TENSOR_INFO_MIN_BYTES)
         return lc_fail(c->err,
                        "%s: %" PRIu64 " tensor infos cannot fit in the %zu bytes left "
@@ -494,7 +494,7 @@ static int parse_tensor_infos(cursor *c, gguf_file *f) {
                        c->path, f->n_tensors, cur_left(c));
     uint64_t cap = 0;
     for (uint64_t i = 0; i < f->n_tensors; i++) {
-        gguf_tensor *grown = reserve(f->tensors, &cap, i + 1, f->n_tensors, sizeof *f->tensors);
+        lc_gguf_tensor *grown = reserve(f->tensors, &cap, i + 1, f->n_tensors, sizeof *f->tensors);
         if (!grown)
             return lc_fail(c->err, "%s: out of memory for %" PRIu64 " tensor infos", c->path, f->n_tensors);
         f->tensors = grown;
@@ -509,7 +509,7 @@ static int parse_tensor_infos(cursor *c, gguf_file *f) {
     return place_tensors(f, c->err);
 }
 
-static int parse_file(gguf_file *f, llamac_error *err) {
+static int parse_file(lc_gguf_file *f, llamac_error *err) {
     cursor c = {f->base, f->size, 0, f->path, err};
     if (parse_header(&c, f)) return -1;
     if (parse_metadata(&c, f)) return -1;
@@ -517,8 +517,8 @@ static int parse_file(gguf_file *f, llamac_error *err) {
 }
 
 static int open_mapped(const uint8_t *base, size_t size, const char *name, bool owns_map,
-                       gguf_file **out, llamac_error *err) {
-    gguf_file *f = calloc(1, sizeof *f);
+                       lc_gguf_file **out, llamac_error *err) {
+    lc_gguf_file *f = calloc(1, sizeof *f);
     char *path = strdup(name ? name : "<buffer>");
     if (!f || !path) {
         free(f);
@@ -531,14 +531,14 @@ static int open_mapped(const uint8_t *base, size_t size, const char *name, bool 
     f->size = size;
     f->owns_map = owns_map;
     if (parse_file(f, err)) {
-        gguf_close(f);
+        lc_gguf_close(f);
         return -1;
     }
     *out = f;
     return 0;
 }
 
-int gguf_open_buffer(const void *data, size_t size, const char *name, gguf_file **out,
+int lc_gguf_open_buffer(const void *data, size_t size, const char *name, lc_gguf_file **out,
                      llamac_error *err) {
     static const uint8_t empty[1] = {0};
     *out = NULL;
@@ -547,7 +547,7 @@ int gguf_open_buffer(const void *data, size_t size, const char *name, gguf_file 
 
 /* Note: the mapping is private and read-only; a file truncated by another
  * process after validation would fault on access, as with any mmap reader. */
-int gguf_open(const char *path, gguf_file **out, llamac_error *err) {
+int lc_gguf_open(const char *path, lc_gguf_file **out, llamac_error *err) {
     *out = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return lc_fail(err, "%s: cannot open: %s", path, strerror(errno));
@@ -568,7 +568,7 @@ int gguf_open(const char *path, gguf_file **out, llamac_error *err) {
     size_t size = (size_t)st.st_size;
     if (size == 0) {
         close(fd);
-        return gguf_open_buffer(NULL, 0, path, out, err);
+        return lc_gguf_open_buffer(NULL, 0, path, out, err);
     }
     void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
@@ -577,7 +577,7 @@ int gguf_open(const char *path, gguf_file **out, llamac_error *err) {
     return open_mapped(map, size, path, true, out, err);
 }
 
-void gguf_close(gguf_file *f) {
+void lc_gguf_close(lc_gguf_file *f) {
     if (!f) return;
     if (f->owns_map && f->base) munmap((void *)f->base, f->size);
     free(f->kv_by_key);
@@ -591,14 +591,14 @@ void gguf_close(gguf_file *f) {
 /* ---------------------------------------------------------------- lookups */
 
 /* Same order as cmp_kv_key. */
-static int cmp_key_text(gguf_str key, const char *text, size_t n) {
+static int cmp_key_text(lc_gguf_str key, const char *text, size_t n) {
     size_t common = key.len < n ? (size_t)key.len : n;
     int r = common ? memcmp(key.ptr, text, common) : 0;
     if (r) return r;
     return (key.len > n) - (key.len < n);
 }
 
-const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
+const lc_gguf_kv *lc_gguf_find(const lc_gguf_file *f, const char *key) {
     if (!f->kv_by_key) return NULL; /* only while the keys are being read */
     size_t n = strlen(key), lo = 0, hi = (size_t)f->n_kv;
     while (lo < hi) {
@@ -611,7 +611,7 @@ const gguf_kv *gguf_find(const gguf_file *f, const char *key) {
     return NULL;
 }
 
-const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
+const lc_gguf_tensor *lc_gguf_find_tensor(const lc_gguf_file *f, const char *name) {
     if (!f->tensor_by_name) return NULL;
     size_t lo = 0, hi = (size_t)f->n_tensors;
     while (lo < hi) {
@@ -626,22 +626,22 @@ const gguf_tensor *gguf_find_tensor(const gguf_file *f, const char *name) {
 
 /* ---------------------------------------------------------- typed getters */
 
-static int wrong_type(const gguf_file *f, const gguf_kv *kv, const char *key, const char *wanted,
+static int wrong_type(const lc_gguf_file *f, const lc_gguf_kv *kv, const char *key, const char *wanted,
                       llamac_error *err) {
-    const char *have = kv->type == GGUF_VT_ARRAY ? "array" : gguf_vtype_name(kv->type);
+    const char *have = kv->type == GGUF_VT_ARRAY ? "array" : lc_gguf_vtype_name(kv->type);
     return lc_fail(err, "%s: key has type %s, expected %s (field '%s', offset %" PRIu64 ")", f->path,
                    have, wanted, key, kv->offset);
 }
 
-static int out_of_range(const gguf_file *f, const gguf_kv *kv, const char *key, int_value v,
+static int out_of_range(const lc_gguf_file *f, const lc_gguf_kv *kv, const char *key, int_value v,
                         const char *wanted, llamac_error *err) {
     return lc_fail(err, "%s: value %s%" PRIu64 " (%s) does not fit in %s (field '%s', offset %" PRIu64 ")",
-                   f->path, v.negative ? "-" : "", v.magnitude, gguf_vtype_name(kv->type), wanted,
+                   f->path, v.negative ? "-" : "", v.magnitude, lc_gguf_vtype_name(kv->type), wanted,
                    key, kv->offset);
 }
 
-int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out, llamac_error *err) {
-    const gguf_kv *kv = gguf_find(f, key);
+int lc_gguf_get_u32(const lc_gguf_file *f, const char *key, uint32_t *out, llamac_error *err) {
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (!kv) return 0;
     if (!is_integer_type(kv->type)) return wrong_type(f, kv, key, "u32", err);
     int_value v = read_int(kv->type, kv->data);
@@ -650,8 +650,8 @@ int gguf_get_u32(const gguf_file *f, const char *key, uint32_t *out, llamac_erro
     return 1;
 }
 
-int gguf_get_i32(const gguf_file *f, const char *key, int32_t *out, llamac_error *err) {
-    const gguf_kv *kv = gguf_find(f, key);
+int lc_gguf_get_i32(const lc_gguf_file *f, const char *key, int32_t *out, llamac_error *err) {
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (!kv) return 0;
     if (!is_integer_type(kv->type)) return wrong_type(f, kv, key, "i32", err);
     int_value v = read_int(kv->type, kv->data);
@@ -661,8 +661,8 @@ int gguf_get_i32(const gguf_file *f, const char *key, int32_t *out, llamac_error
     return 1;
 }
 
-int gguf_get_f32(const gguf_file *f, const char *key, float *out, llamac_error *err) {
-    const gguf_kv *kv = gguf_find(f, key);
+int lc_gguf_get_f32(const lc_gguf_file *f, const char *key, float *out, llamac_error *err) {
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (!kv) return 0;
     if (kv->type == GGUF_VT_FLOAT32) *out = le_f32(kv->data);
     else if (kv->type == GGUF_VT_FLOAT64) *out = (float)le_f64(kv->data);
@@ -670,16 +670,16 @@ int gguf_get_f32(const gguf_file *f, const char *key, float *out, llamac_error *
     return 1;
 }
 
-int gguf_get_bool(const gguf_file *f, const char *key, bool *out, llamac_error *err) {
-    const gguf_kv *kv = gguf_find(f, key);
+int lc_gguf_get_bool(const lc_gguf_file *f, const char *key, bool *out, llamac_error *err) {
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (!kv) return 0;
     if (kv->type != GGUF_VT_BOOL) return wrong_type(f, kv, key, "bool", err);
     *out = kv->data[0] != 0;
     return 1;
 }
 
-int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out, llamac_error *err) {
-    const gguf_kv *kv = gguf_find(f, key);
+int lc_gguf_get_str(const lc_gguf_file *f, const char *key, lc_gguf_str *out, llamac_error *err) {
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (!kv) return 0;
     if (kv->type != GGUF_VT_STRING) return wrong_type(f, kv, key, "string", err);
     out->len = le64(kv->data);
@@ -687,19 +687,19 @@ int gguf_get_str(const gguf_file *f, const char *key, gguf_str *out, llamac_erro
     return 1;
 }
 
-int gguf_get_arr(const gguf_file *f, const char *key, int elem_type, const gguf_kv **out,
+int lc_gguf_get_arr(const lc_gguf_file *f, const char *key, int elem_type, const lc_gguf_kv **out,
                  llamac_error *err) {
-    const gguf_kv *kv = gguf_find(f, key);
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (!kv) return 0;
-    const char *wanted = elem_type < 0 ? "array" : gguf_vtype_name((uint32_t)elem_type);
+    const char *wanted = elem_type < 0 ? "array" : lc_gguf_vtype_name((uint32_t)elem_type);
     if (kv->type != GGUF_VT_ARRAY) {
         if (elem_type < 0) return wrong_type(f, kv, key, "array", err);
         return lc_fail(err, "%s: key has type %s, expected array[%s] (field '%s', offset %" PRIu64 ")",
-                       f->path, gguf_vtype_name(kv->type), wanted, key, kv->offset);
+                       f->path, lc_gguf_vtype_name(kv->type), wanted, key, kv->offset);
     }
     if (elem_type >= 0 && kv->elem_type != (uint32_t)elem_type)
         return lc_fail(err, "%s: key has type array[%s], expected array[%s] (field '%s', offset %" PRIu64 ")",
-                       f->path, gguf_vtype_name(kv->elem_type), wanted, key, kv->offset);
+                       f->path, lc_gguf_vtype_name(kv->elem_type), wanted, key, kv->offset);
     *out = kv;
     return 1;
 }
@@ -707,8 +707,8 @@ int gguf_get_arr(const gguf_file *f, const char *key, int elem_type, const gguf_
 /* ---------------------------------------------------------- array access */
 
 /* Element i of a fixed-size array as a double; 0 for strings or out of range. */
-static double arr_number(const gguf_kv *kv, uint64_t i) {
-    size_t sz = gguf_vtype_size(kv->elem_type);
+static double arr_number(const lc_gguf_kv *kv, uint64_t i) {
+    size_t sz = lc_gguf_vtype_size(kv->elem_type);
     if (kv->type != GGUF_VT_ARRAY || sz == 0 || i >= kv->n) return 0;
     const uint8_t *p = kv->data + i * sz;
     if (kv->elem_type == GGUF_VT_FLOAT32) return le_f32(p);
@@ -718,27 +718,27 @@ static double arr_number(const gguf_kv *kv, uint64_t i) {
     return v.negative ? -(double)v.magnitude : (double)v.magnitude;
 }
 
-static int_value arr_int(const gguf_kv *kv, uint64_t i) {
-    size_t sz = gguf_vtype_size(kv->elem_type);
+static int_value arr_int(const lc_gguf_kv *kv, uint64_t i) {
+    size_t sz = lc_gguf_vtype_size(kv->elem_type);
     if (kv->type != GGUF_VT_ARRAY || !is_integer_type(kv->elem_type) || i >= kv->n)
         return (int_value){false, 0};
     return read_int(kv->elem_type, kv->data + i * sz);
 }
 
-float gguf_arr_f32(const gguf_kv *kv, uint64_t i) { return (float)arr_number(kv, i); }
+float lc_gguf_arr_f32(const lc_gguf_kv *kv, uint64_t i) { return (float)arr_number(kv, i); }
 
-int32_t gguf_arr_i32(const gguf_kv *kv, uint64_t i) {
+int32_t lc_gguf_arr_i32(const lc_gguf_kv *kv, uint64_t i) {
     int_value v = arr_int(kv, i);
     int64_t m = (int64_t)(v.magnitude & 0xffffffffu);
     return (int32_t)(uint32_t)(v.negative ? -m : m);
 }
 
-uint32_t gguf_arr_u32(const gguf_kv *kv, uint64_t i) {
+uint32_t lc_gguf_arr_u32(const lc_gguf_kv *kv, uint64_t i) {
     int_value v = arr_int(kv, i);
     return v.negative ? (uint32_t)(0u - (uint32_t)v.magnitude) : (uint32_t)v.magnitude;
 }
 
-void gguf_arr_strings(const gguf_kv *kv, gguf_str *out) {
+void lc_gguf_arr_strings(const lc_gguf_kv *kv, lc_gguf_str *out) {
     if (kv->type != GGUF_VT_ARRAY || kv->elem_type != GGUF_VT_STRING) return;
     const uint8_t *p = kv->data;
     for (uint64_t i = 0; i < kv->n; i++) {
@@ -819,10 +819,10 @@ static size_t out_value(outbuf *o, uint32_t type, const uint8_t *p) {
         snprintf(tmp, sizeof tmp, "%s%" PRIu64, v.negative ? "-" : "", v.magnitude);
         out_text(o, tmp);
     }
-    return gguf_vtype_size(type);
+    return lc_gguf_vtype_size(type);
 }
 
-size_t gguf_kv_format(const gguf_kv *kv, char *buf, size_t size, size_t max_items) {
+size_t lc_gguf_kv_format(const lc_gguf_kv *kv, char *buf, size_t size, size_t max_items) {
     outbuf o = {buf, size, 0};
     if (kv->type != GGUF_VT_ARRAY) {
         out_value(&o, kv->type, kv->data);

@@ -10,13 +10,13 @@
 #include "runtime/err.h"
 
 struct llamac_gguf {
-    gguf_file *file;
+    lc_gguf_file *file;
     char **keys;    /* keys[i] points into key_text */
     char *key_text; /* every key followed by a NUL */
 };
 
 static int copy_keys(llamac_gguf *g) {
-    const gguf_file *f = g->file;
+    const lc_gguf_file *f = g->file;
     size_t total = 0;
     for (uint64_t i = 0; i < f->n_kv; i++) total += (size_t)f->kv[i].key.len + 1;
     g->keys = malloc((f->n_kv ? (size_t)f->n_kv : 1) * sizeof *g->keys);
@@ -39,7 +39,7 @@ llamac_gguf *llamac_gguf_open(const char *path, llamac_error *err) {
         lc_fail(err, "%s: out of memory", path);
         return NULL;
     }
-    if (gguf_open(path, &g->file, err) != 0) {
+    if (lc_gguf_open(path, &g->file, err) != 0) {
         free(g);
         return NULL;
     }
@@ -53,7 +53,7 @@ llamac_gguf *llamac_gguf_open(const char *path, llamac_error *err) {
 
 void llamac_gguf_free(llamac_gguf *g) {
     if (!g) return;
-    gguf_close(g->file);
+    lc_gguf_close(g->file);
     free(g->keys);
     free(g->key_text);
     free(g);
@@ -79,9 +79,9 @@ const char *llamac_gguf_kv_type(const llamac_gguf *g, int64_t i) {
         "array[bool]", "array[string]", "array[array]", "array[u64]", "array[i64]", "array[f64]",
     };
     if (!kv_index_ok(g, i)) return NULL;
-    const gguf_kv *kv = &g->file->kv[i];
+    const lc_gguf_kv *kv = &g->file->kv[i];
     if (kv->type == GGUF_VT_ARRAY && kv->elem_type < GGUF_VT_COUNT) return array_names[kv->elem_type];
-    return gguf_vtype_name(kv->type);
+    return lc_gguf_vtype_name(kv->type);
 }
 
 size_t llamac_gguf_kv_format(const llamac_gguf *g, int64_t i, char *buf, size_t size,
@@ -90,12 +90,12 @@ size_t llamac_gguf_kv_format(const llamac_gguf *g, int64_t i, char *buf, size_t 
         if (size) buf[0] = 0;
         return 0;
     }
-    return gguf_kv_format(&g->file->kv[i], buf, size, max_items);
+    return lc_gguf_kv_format(&g->file->kv[i], buf, size, max_items);
 }
 
 int llamac_gguf_tensor(const llamac_gguf *g, int64_t i, llamac_tensor_info *out) {
     if (i < 0 || (uint64_t)i >= g->file->n_tensors) return -1;
-    const gguf_tensor *t = &g->file->tensors[i];
+    const lc_gguf_tensor *t = &g->file->tensors[i];
     out->name = t->name;
     out->type_name = lc_type_name((int)t->type);
     out->type = (int)t->type;

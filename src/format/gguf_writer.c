@@ -49,7 +49,7 @@ typedef struct wtensor {
 
 enum writer_state { W_COLLECTING, W_WRITING, W_DONE };
 
-struct gguf_writer {
+struct lc_gguf_writer {
     wkv *kv;
     size_t n_kv, cap_kv;
     wtensor *tensors;
@@ -100,17 +100,17 @@ static uint64_t get_le64(const uint8_t *p) {
     return v;
 }
 
-gguf_writer *gguf_writer_create(void) {
-    gguf_writer *w = calloc(1, sizeof *w);
+lc_gguf_writer *lc_gguf_writer_create(void) {
+    lc_gguf_writer *w = calloc(1, sizeof *w);
     if (w) w->fd = -1;
     return w;
 }
 
 /* -------------------------------------------------------------- metadata */
 
-static int note_add_error(gguf_writer *w, const char *fmt, ...) LC_PRINTF(2, 3);
+static int note_add_error(lc_gguf_writer *w, const char *fmt, ...) LC_PRINTF(2, 3);
 
-static int note_add_error(gguf_writer *w, const char *fmt, ...) {
+static int note_add_error(lc_gguf_writer *w, const char *fmt, ...) {
     if (!w->add_error[0]) {
         va_list ap;
         va_start(ap, fmt);
@@ -120,7 +120,7 @@ static int note_add_error(gguf_writer *w, const char *fmt, ...) {
     return -1;
 }
 
-static wkv *find_kv(gguf_writer *w, const char *key) {
+static wkv *find_kv(lc_gguf_writer *w, const char *key) {
     size_t n = strlen(key);
     for (size_t i = 0; i < w->n_kv; i++)
         if (w->kv[i].key_len == n && memcmp(w->kv[i].key, key, n) == 0) return &w->kv[i];
@@ -130,7 +130,7 @@ static wkv *find_kv(gguf_writer *w, const char *key) {
 static bool valid_alignment(uint32_t a) { return a != 0 && (a & (a - 1)) == 0; }
 
 /* Takes ownership of val (freed on failure). */
-static int add_record(gguf_writer *w, const char *key, uint32_t type, uint8_t *val, size_t val_len) {
+static int add_record(lc_gguf_writer *w, const char *key, uint32_t type, uint8_t *val, size_t val_len) {
     if (!val) return note_add_error(w, "out of memory adding key '%.200s'", key);
     if (w->state != W_COLLECTING) {
         free(val);
@@ -165,34 +165,34 @@ static uint8_t *u32_bytes(uint32_t v) {
     return p;
 }
 
-static int check_alignment_key(gguf_writer *w, const char *key, uint32_t v) {
+static int check_alignment_key(lc_gguf_writer *w, const char *key, uint32_t v) {
     if (strcmp(key, "general.alignment") == 0 && !valid_alignment(v))
         return note_add_error(w, "key '%.200s' must be a non-zero power of two", key);
     return 0;
 }
 
-int gguf_writer_add_u32(gguf_writer *w, const char *key, uint32_t v) {
+int lc_gguf_writer_add_u32(lc_gguf_writer *w, const char *key, uint32_t v) {
     if (check_alignment_key(w, key, v)) return -1;
     return add_record(w, key, GGUF_VT_UINT32, u32_bytes(v), 4);
 }
 
-int gguf_writer_add_i32(gguf_writer *w, const char *key, int32_t v) {
+int lc_gguf_writer_add_i32(lc_gguf_writer *w, const char *key, int32_t v) {
     return add_record(w, key, GGUF_VT_INT32, u32_bytes((uint32_t)v), 4);
 }
 
-int gguf_writer_add_f32(gguf_writer *w, const char *key, float v) {
+int lc_gguf_writer_add_f32(lc_gguf_writer *w, const char *key, float v) {
     uint32_t bits;
     memcpy(&bits, &v, 4);
     return add_record(w, key, GGUF_VT_FLOAT32, u32_bytes(bits), 4);
 }
 
-int gguf_writer_add_bool(gguf_writer *w, const char *key, bool v) {
+int lc_gguf_writer_add_bool(lc_gguf_writer *w, const char *key, bool v) {
     uint8_t *p = malloc(1);
     if (p) p[0] = v ? 1 : 0;
     return add_record(w, key, GGUF_VT_BOOL, p, 1);
 }
 
-int gguf_writer_add_str(gguf_writer *w, const char *key, const char *s, size_t len) {
+int lc_gguf_writer_add_str(lc_gguf_writer *w, const char *key, const char *s, size_t len) {
     if (len > SIZE_MAX - 8) return note_add_error(w, "string for key '%.200s' is too large", key);
     uint8_t *p = malloc(8 + len);
     if (p) {
@@ -212,7 +212,7 @@ static uint8_t *array_bytes(uint32_t elem_type, uint64_t n, size_t body) {
     return p;
 }
 
-int gguf_writer_add_arr_str(gguf_writer *w, const char *key, const gguf_str *items, uint64_t n) {
+int lc_gguf_writer_add_arr_str(lc_gguf_writer *w, const char *key, const lc_gguf_str *items, uint64_t n) {
     size_t body = 0;
     for (uint64_t i = 0; i < n; i++)
         if (items[i].len > SIZE_MAX - 8 || __builtin_add_overflow(body, 8 + (size_t)items[i].len, &body) ||
@@ -231,7 +231,7 @@ int gguf_writer_add_arr_str(gguf_writer *w, const char *key, const gguf_str *ite
 }
 
 /* Arrays of 4-byte numbers, already in host representation. */
-static int add_arr_4byte(gguf_writer *w, const char *key, uint32_t elem_type, const void *items,
+static int add_arr_4byte(lc_gguf_writer *w, const char *key, uint32_t elem_type, const void *items,
                          uint64_t n) {
     if (n > (SIZE_MAX - 12) / 4) return note_add_error(w, "array for key '%.200s' is too large", key);
     uint8_t *p = array_bytes(elem_type, n, (size_t)n * 4);
@@ -245,18 +245,18 @@ static int add_arr_4byte(gguf_writer *w, const char *key, uint32_t elem_type, co
     return add_record(w, key, GGUF_VT_ARRAY, p, 12 + (size_t)n * 4);
 }
 
-int gguf_writer_add_arr_f32(gguf_writer *w, const char *key, const float *items, uint64_t n) {
+int lc_gguf_writer_add_arr_f32(lc_gguf_writer *w, const char *key, const float *items, uint64_t n) {
     return add_arr_4byte(w, key, GGUF_VT_FLOAT32, items, n);
 }
 
-int gguf_writer_add_arr_i32(gguf_writer *w, const char *key, const int32_t *items, uint64_t n) {
+int lc_gguf_writer_add_arr_i32(lc_gguf_writer *w, const char *key, const int32_t *items, uint64_t n) {
     return add_arr_4byte(w, key, GGUF_VT_INT32, items, n);
 }
 
 /* Bytes of n values starting at p (strings are walked; the reader has
  * already checked that they lie inside the file). */
 static size_t values_size(uint32_t type, const uint8_t *p, uint64_t n) {
-    if (type != GGUF_VT_STRING) return (size_t)n * gguf_vtype_size(type);
+    if (type != GGUF_VT_STRING) return (size_t)n * lc_gguf_vtype_size(type);
     size_t total = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t len = get_le64(p + total);
@@ -265,7 +265,7 @@ static size_t values_size(uint32_t type, const uint8_t *p, uint64_t n) {
     return total;
 }
 
-static int add_kv_copy_named(gguf_writer *w, const char *key, const gguf_kv *kv) {
+static int add_kv_copy_named(lc_gguf_writer *w, const char *key, const lc_gguf_kv *kv) {
     if (kv->type >= GGUF_VT_COUNT) return note_add_error(w, "key '%.200s' has an unknown type", key);
     size_t len;
     uint8_t *p;
@@ -286,7 +286,7 @@ static int add_kv_copy_named(gguf_writer *w, const char *key, const gguf_kv *kv)
     return add_record(w, key, kv->type, p, len);
 }
 
-int gguf_writer_add_kv_copy(gguf_writer *w, const gguf_kv *kv) {
+int lc_gguf_writer_add_kv_copy(lc_gguf_writer *w, const lc_gguf_kv *kv) {
     size_t klen = (size_t)kv->key.len;
     char *key = malloc(klen + 1);
     if (!key) return note_add_error(w, "out of memory copying a key of %zu bytes", klen);
@@ -298,9 +298,9 @@ int gguf_writer_add_kv_copy(gguf_writer *w, const gguf_kv *kv) {
     return rc;
 }
 
-int gguf_writer_set_u32(gguf_writer *w, const char *key, uint32_t v) {
+int lc_gguf_writer_set_u32(lc_gguf_writer *w, const char *key, uint32_t v) {
     wkv *kv = find_kv(w, key);
-    if (!kv) return gguf_writer_add_u32(w, key, v);
+    if (!kv) return lc_gguf_writer_add_u32(w, key, v);
     if (w->state != W_COLLECTING) return note_add_error(w, "key '%.200s' changed after the header was written", key);
     if (check_alignment_key(w, key, v)) return -1;
     uint8_t *p = u32_bytes(v);
@@ -334,7 +334,7 @@ static int tensor_nbytes(const char *name, const lc_type_traits *tt, const int64
     return 0;
 }
 
-static int check_tensor_info(const gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+static int check_tensor_info(const lc_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                              const int64_t *ne, llamac_error *err) {
     if (w->state != W_COLLECTING)
         return lc_fail(err, "gguf writer: tensor '%s' added after the header was written", name);
@@ -357,7 +357,7 @@ static int check_tensor_info(const gguf_writer *w, const char *name, uint32_t ty
     return 0;
 }
 
-int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+int lc_gguf_writer_add_tensor(lc_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                            const int64_t *ne, llamac_error *err) {
     if (check_tensor_info(w, name, type, n_dims, ne, err)) return -1;
     wtensor t = {.n_dims = n_dims, .type = type, .name_len = strlen(name)};
@@ -379,7 +379,7 @@ int gguf_writer_add_tensor(gguf_writer *w, const char *name, uint32_t type, uint
 
 /* The alignment the file will use; invalid values are refused at add time
  * and again by begin, so this only falls back for total_size's sake. */
-static uint32_t current_alignment(const gguf_writer *w) {
+static uint32_t current_alignment(const lc_gguf_writer *w) {
     for (size_t i = 0; i < w->n_kv; i++) {
         const wkv *kv = &w->kv[i];
         if (kv->type == GGUF_VT_UINT32 && strcmp(kv->key, "general.alignment") == 0) {
@@ -398,7 +398,7 @@ static bool add_size(uint64_t *n, uint64_t x) {
 }
 
 /* Header bytes (records are in memory, so each size is below SIZE_MAX). */
-static bool header_size(const gguf_writer *w, uint64_t *out) {
+static bool header_size(const lc_gguf_writer *w, uint64_t *out) {
     uint64_t n = 4 + 4 + 8 + 8;
     bool ok = true;
     for (size_t i = 0; i < w->n_kv; i++)
@@ -410,7 +410,7 @@ static bool header_size(const gguf_writer *w, uint64_t *out) {
 }
 
 /* UINT64_MAX when the file would reach W_MAX_BYTES (begin refuses it). */
-uint64_t gguf_writer_total_size(const gguf_writer *w) {
+uint64_t lc_gguf_writer_total_size(const lc_gguf_writer *w) {
     uint32_t a = current_alignment(w);
     uint64_t header, n = 0;
     if (!header_size(w, &header) || !add_size(&n, pad_to(header, a))) return UINT64_MAX;
@@ -423,7 +423,7 @@ uint64_t gguf_writer_total_size(const gguf_writer *w) {
 
 /* Closes and removes the temporary file and returns to the collecting
  * state; safe to call in any state. */
-void gguf_writer_abort(gguf_writer *w) {
+void lc_gguf_writer_abort(lc_gguf_writer *w) {
     if (!w) return;
     if (w->fd >= 0) close(w->fd);
     w->fd = -1;
@@ -438,14 +438,14 @@ void gguf_writer_abort(gguf_writer *w) {
 }
 
 /* Reports an I/O error naming the output file, then gives the file up. */
-static int fail_io(gguf_writer *w, llamac_error *err, const char *what, int e) {
+static int fail_io(lc_gguf_writer *w, llamac_error *err, const char *what, int e) {
     lc_fail(err, "%s: %s at byte %" PRIu64 ": %s (temporary file %s removed)", w->path, what, w->file_pos,
             strerror(e), w->tmp_path);
-    gguf_writer_abort(w);
+    lc_gguf_writer_abort(w);
     return -1;
 }
 
-static int write_all(gguf_writer *w, const uint8_t *p, size_t n, llamac_error *err) {
+static int write_all(lc_gguf_writer *w, const uint8_t *p, size_t n, llamac_error *err) {
     while (n > 0) {
         ssize_t k = write(w->fd, p, n);
         if (k < 0 && errno == EINTR) continue;
@@ -458,7 +458,7 @@ static int write_all(gguf_writer *w, const uint8_t *p, size_t n, llamac_error *e
     return 0;
 }
 
-static int flush_buffer(gguf_writer *w, llamac_error *err) {
+static int flush_buffer(lc_gguf_writer *w, llamac_error *err) {
     if (w->buf_len == 0) return 0;
     size_t n = w->buf_len;
     w->buf_len = 0;
@@ -467,7 +467,7 @@ static int flush_buffer(gguf_writer *w, llamac_error *err) {
 
 /* Buffered output: small pieces (header fields, padding) are gathered,
  * large tensor chunks go straight to the file. */
-static int emit(gguf_writer *w, const void *data, size_t n, llamac_error *err) {
+static int emit(lc_gguf_writer *w, const void *data, size_t n, llamac_error *err) {
     if (n == 0) return 0;
     if (w->buf_len + n > WRITE_BUFFER_BYTES && flush_buffer(w, err)) return -1;
     if (n >= WRITE_BUFFER_BYTES) {
@@ -480,7 +480,7 @@ static int emit(gguf_writer *w, const void *data, size_t n, llamac_error *err) {
     return 0;
 }
 
-static int emit_zeros(gguf_writer *w, uint64_t n, llamac_error *err) {
+static int emit_zeros(lc_gguf_writer *w, uint64_t n, llamac_error *err) {
     while (n > 0) {
         size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
         if (emit(w, zeros, k, err)) return -1;
@@ -489,19 +489,19 @@ static int emit_zeros(gguf_writer *w, uint64_t n, llamac_error *err) {
     return 0;
 }
 
-static int emit_u32(gguf_writer *w, uint32_t v, llamac_error *err) {
+static int emit_u32(lc_gguf_writer *w, uint32_t v, llamac_error *err) {
     uint8_t b[4];
     put_le32(b, v);
     return emit(w, b, 4, err);
 }
 
-static int emit_u64(gguf_writer *w, uint64_t v, llamac_error *err) {
+static int emit_u64(lc_gguf_writer *w, uint64_t v, llamac_error *err) {
     uint8_t b[8];
     put_le64(b, v);
     return emit(w, b, 8, err);
 }
 
-static int emit_header(gguf_writer *w, llamac_error *err) {
+static int emit_header(lc_gguf_writer *w, llamac_error *err) {
     if (emit(w, "GGUF", 4, err) || emit_u32(w, GGUF_VERSION_WRITTEN, err) ||
         emit_u64(w, w->n_tensors, err) || emit_u64(w, w->n_kv, err))
         return -1;
@@ -538,12 +538,12 @@ static int split_path(const char *path, char **dir, const char **base) {
     return 0;
 }
 
-static int check_before_begin(gguf_writer *w, const char *path, llamac_error *err) {
+static int check_before_begin(lc_gguf_writer *w, const char *path, llamac_error *err) {
     if (w->state != W_COLLECTING) return lc_fail(err, "%s: gguf writer already started", path);
     if (w->add_error[0]) return lc_fail(err, "%s: %s", path, w->add_error);
     wkv *a = find_kv(w, "general.alignment");
     if (a && a->type != GGUF_VT_UINT32)
-        return lc_fail(err, "%s: key 'general.alignment' must be u32, not %s", path, gguf_vtype_name(a->type));
+        return lc_fail(err, "%s: key 'general.alignment' must be u32, not %s", path, lc_gguf_vtype_name(a->type));
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) return lc_fail(err, "%s: is a directory", path);
     return 0;
@@ -561,7 +561,7 @@ static int check_free_space(const char *path, const char *dir, uint64_t need, ll
     return 0;
 }
 
-static int create_temp(gguf_writer *w, const char *dir, const char *base, llamac_error *err) {
+static int create_temp(lc_gguf_writer *w, const char *dir, const char *base, llamac_error *err) {
     size_t n = strlen(dir) + strlen(base) + 16;
     w->tmp_path = malloc(n);
     if (!w->tmp_path) return lc_fail(err, "%s: out of memory", w->path);
@@ -579,14 +579,14 @@ static int create_temp(gguf_writer *w, const char *dir, const char *base, llamac
     return 0;
 }
 
-int gguf_writer_begin(gguf_writer *w, const char *path, llamac_error *err) {
+int lc_gguf_writer_begin(lc_gguf_writer *w, const char *path, llamac_error *err) {
     if (check_before_begin(w, path, err)) return -1;
     char *dir;
     const char *base;
     if (split_path(path, &dir, &base)) return lc_fail(err, "%s: out of memory", path);
     int rc = -1;
     w->alignment = current_alignment(w);
-    w->total = gguf_writer_total_size(w);
+    w->total = lc_gguf_writer_total_size(w);
     if (*base == 0) {
         lc_fail(err, "%s: not a file name", path);
     } else if (w->total == UINT64_MAX) {
@@ -599,7 +599,7 @@ int gguf_writer_begin(gguf_writer *w, const char *path, llamac_error *err) {
     }
     free(dir);
     if (rc != 0) {
-        gguf_writer_abort(w);
+        lc_gguf_writer_abort(w);
         return -1;
     }
     w->state = W_WRITING;
@@ -610,23 +610,23 @@ int gguf_writer_begin(gguf_writer *w, const char *path, llamac_error *err) {
     return emit_header(w, err);
 }
 
-static int check_writing(gguf_writer *w, llamac_error *err) {
+static int check_writing(lc_gguf_writer *w, llamac_error *err) {
     if (w->state != W_WRITING) return lc_fail(err, "gguf writer: no file is being written");
     if (w->cur >= w->n_tensors) {
         lc_fail(err, "%s: more tensor data than the %zu tensors declared", w->path, w->n_tensors);
-        gguf_writer_abort(w);
+        lc_gguf_writer_abort(w);
         return -1;
     }
     return 0;
 }
 
-int gguf_writer_write(gguf_writer *w, const void *data, size_t n, llamac_error *err) {
+int lc_gguf_writer_write(lc_gguf_writer *w, const void *data, size_t n, llamac_error *err) {
     if (check_writing(w, err)) return -1;
     const wtensor *t = &w->tensors[w->cur];
     if (n > t->nbytes - w->cur_written) {
         lc_fail(err, "%s: tensor '%s': writing %zu more bytes would exceed its %" PRIu64 " bytes (%" PRIu64
                 " written)", w->path, t->name, n, t->nbytes, w->cur_written);
-        gguf_writer_abort(w);
+        lc_gguf_writer_abort(w);
         return -1;
     }
     if (emit(w, data, n, err)) return -1;
@@ -634,13 +634,13 @@ int gguf_writer_write(gguf_writer *w, const void *data, size_t n, llamac_error *
     return 0;
 }
 
-int gguf_writer_end_tensor(gguf_writer *w, llamac_error *err) {
+int lc_gguf_writer_end_tensor(lc_gguf_writer *w, llamac_error *err) {
     if (check_writing(w, err)) return -1;
     const wtensor *t = &w->tensors[w->cur];
     if (w->cur_written != t->nbytes) {
         lc_fail(err, "%s: tensor '%s': %" PRIu64 " of its %" PRIu64 " bytes were written", w->path, t->name,
                 w->cur_written, t->nbytes);
-        gguf_writer_abort(w);
+        lc_gguf_writer_abort(w);
         return -1;
     }
     if (emit_zeros(w, pad_to(t->nbytes, w->alignment) - t->nbytes, err)) return -1;
@@ -664,18 +664,18 @@ static int sync_dir(const char *path, llamac_error *err) {
     return rc;
 }
 
-int gguf_writer_finish(gguf_writer *w, llamac_error *err) {
+int lc_gguf_writer_finish(lc_gguf_writer *w, llamac_error *err) {
     if (w->state != W_WRITING) return lc_fail(err, "gguf writer: no file is being written");
     if (w->cur < w->n_tensors) {
         lc_fail(err, "%s: tensor '%s' (%zu of %zu) was not written", w->path, w->tensors[w->cur].name,
                 w->cur + 1, w->n_tensors);
-        gguf_writer_abort(w);
+        lc_gguf_writer_abort(w);
         return -1;
     }
     if (flush_buffer(w, err)) return -1;
     if (w->pos != w->total) {
         lc_fail(err, "%s: wrote %" PRIu64 " bytes but the layout needs %" PRIu64, w->path, w->pos, w->total);
-        gguf_writer_abort(w);
+        lc_gguf_writer_abort(w);
         return -1;
     }
     if (fsync(w->fd) != 0) return fail_io(w, err, "fsync failed", errno);
@@ -685,14 +685,14 @@ int gguf_writer_finish(gguf_writer *w, llamac_error *err) {
     if (rename(w->tmp_path, w->path) != 0) return fail_io(w, err, "rename failed", errno);
     w->state = W_DONE; /* the temporary name no longer exists */
     int rc = sync_dir(w->path, err);
-    gguf_writer_abort(w);
+    lc_gguf_writer_abort(w);
     w->state = W_DONE;
     return rc;
 }
 
-void gguf_writer_free(gguf_writer *w) {
+void lc_gguf_writer_free(lc_gguf_writer *w) {
     if (!w) return;
-    gguf_writer_abort(w);
+    lc_gguf_writer_abort(w);
     for (size_t i = 0; i < w->n_kv; i++) {
         free(w->kv[i].key);
         free(w->kv[i].val);

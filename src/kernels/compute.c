@@ -109,6 +109,12 @@ int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err) {
     return select_kernels(c, lc_kernel_table_get(isa), isa, err);
 }
 
+int lc_compute_use_isa(lc_compute *c, lc_isa isa, llamac_error *err) {
+    char why[64] = "";
+    if (!lc_isa_available(isa, why, sizeof why)) return lc_fail(err, "kernel table '%s': %s", lc_isa_name(isa), why);
+    return select_kernels(c, lc_kernel_table_get(isa), isa, err);
+}
+
 bool lc_matmul_supports(int wtype) {
     const lc_type_traits *t = lc_type_traits_get(wtype);
     if (!t || !t->vec_dot) return false;

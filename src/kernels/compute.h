@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/dispatch.h"
 #include "llamac.h"
 
 typedef struct lc_compute lc_compute;
@@ -66,6 +67,8 @@ bool lc_matmul_supports(int wtype);
  * message if the name is unknown or this CPU/build cannot run it. */
 const char *lc_compute_isa(const lc_compute *c);
 int lc_compute_set_isa(lc_compute *c, const char *isa_name, llamac_error *err);
+/* The same for an ISA already chosen (a model's, checked when it loaded). */
+int lc_compute_use_isa(lc_compute *c, lc_isa isa, llamac_error *err);
 
 /* Runs a given kernel table (tests: one compiled outside the library). */
 struct lc_kernel_table;

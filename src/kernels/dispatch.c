@@ -151,3 +151,27 @@ void lc_kernel_table_resolve(const lc_kernel_table *kt, lc_kernel_table *out) {
     }
     out->base = NULL;
 }
+
+/* Lives here rather than in runtime/cpu.c so that runtime/ knows nothing of the kernels. */
+size_t llamac_system_info(char *buf, size_t size) {
+    lc_cpu_features f;
+    lc_cpu_detect(&f);
+    char feats[256];
+    lc_cpu_feature_string(&f, feats, sizeof feats);
+    char isas[128] = "";
+    size_t il = 0;
+    for (int i = 0; i < LC_ISA_COUNT; i++) {
+        if (!lc_isa_available((lc_isa)i, NULL, 0)) continue;
+        int w = snprintf(isas + il, sizeof isas - il, "%s%s", il ? " " : "", lc_isa_name((lc_isa)i));
+        if (w > 0 && (size_t)w < sizeof isas - il) il += (size_t)w;
+    }
+    int n = snprintf(buf, size,
+                     "cpu: %s\n"
+                     "features: %s\n"
+                     "kernels available: %s\n"
+                     "kernels chosen: %s%s\n"
+                     "physical cores: %d\n",
+                     f.brand, feats[0] ? feats : "(none)", isas, lc_isa_name(lc_isa_default()),
+                     lc_isa_forced_by_env() ? " (LLAMAC_ISA)" : "", llamac_physical_cores());
+    return n > 0 ? (size_t)n : 0;
+}

@@ -152,7 +152,7 @@ llamac_context *llamac_context_create(llamac_model *model, const llamac_context_
         goto fail;
     ctx->compute = lc_compute_create(ctx->n_threads, ctx->n_batch, max_k, err);
     if (!ctx->compute) goto fail;
-    if (lc_compute_set_isa(ctx->compute, lc_isa_name((lc_isa)model->isa), err) < 0) goto fail;
+    if (lc_compute_use_isa(ctx->compute, model->isa, err) < 0) goto fail;
     return ctx;
 fail:
     llamac_context_free(ctx);

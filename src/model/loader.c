@@ -29,14 +29,14 @@ llamac_model_params llamac_model_default_params(void) {
 }
 
 const struct lc_vocab *lc_model_vocab(const llamac_model *model) { return model->vocab; }
-const struct gguf_file *lc_model_gguf(const llamac_model *model) { return model->gguf; }
+const struct lc_gguf_file *lc_model_gguf(const llamac_model *model) { return model->gguf; }
 
 /* Reads a required or optional u32 key into an int32 with a range check.
  * Returns 1 read, 0 absent (out untouched), -1 error. */
-static int read_dim(const gguf_file *f, const char *key, bool required, int64_t lo, int64_t hi,
+static int read_dim(const lc_gguf_file *f, const char *key, bool required, int64_t lo, int64_t hi,
                     int32_t *out, llamac_error *err) {
     uint32_t v;
-    int rc = gguf_get_u32(f, key, &v, err);
+    int rc = lc_gguf_get_u32(f, key, &v, err);
     if (rc < 0) return -1;
     if (rc == 0) {
         if (required) return lc_fail(err, "%s: required key '%s' is missing", f->path, key);
@@ -51,15 +51,15 @@ static int read_dim(const gguf_file *f, const char *key, bool required, int64_t 
 
 /* feed_forward_length may be a u32 or a per-layer INT32 array; llamac
  * supports uniform layers only. */
-static int read_n_ff(const gguf_file *f, int32_t *out, llamac_error *err) {
+static int read_n_ff(const lc_gguf_file *f, int32_t *out, llamac_error *err) {
     const char *key = "llama.feed_forward_length";
-    const gguf_kv *kv = gguf_find(f, key);
+    const lc_gguf_kv *kv = lc_gguf_find(f, key);
     if (kv && kv->type == GGUF_VT_ARRAY) {
         if (kv->elem_type != GGUF_VT_INT32 || kv->n == 0)
             return lc_fail(err, "%s: key '%s' must be a u32 or a non-empty int32 array", f->path, key);
-        int32_t first = gguf_arr_i32(kv, 0);
+        int32_t first = lc_gguf_arr_i32(kv, 0);
         for (uint64_t i = 1; i < kv->n; i++)
-            if (gguf_arr_i32(kv, i) != first)
+            if (lc_gguf_arr_i32(kv, i) != first)
                 return lc_fail(err, "%s: key '%s': layers with different FFN sizes are not supported",
                                f->path, key);
         if (first < 1 || first > LC_MAX_FF)
@@ -70,9 +70,9 @@ static int read_n_ff(const gguf_file *f, int32_t *out, llamac_error *err) {
     return read_dim(f, key, true, 1, LC_MAX_FF, out, err) < 0 ? -1 : 0;
 }
 
-static int read_hparams(const gguf_file *f, lc_hparams *hp, llamac_error *err) {
-    gguf_str arch;
-    int rc = gguf_get_str(f, "general.architecture", &arch, err);
+static int read_hparams(const lc_gguf_file *f, lc_hparams *hp, llamac_error *err) {
+    lc_gguf_str arch;
+    int rc = lc_gguf_get_str(f, "general.architecture", &arch, err);
     if (rc < 0) return -1;
     if (rc == 0) return lc_fail(err, "%s: key 'general.architecture' is missing", f->path);
     if (arch.len != 5 || memcmp(arch.ptr, "llama", 5) != 0)
@@ -91,7 +91,7 @@ static int read_hparams(const gguf_file *f, lc_hparams *hp, llamac_error *err) {
     if (hp->n_head % hp->n_head_kv != 0)
         return lc_fail(err, "%s: head_count %d is not a multiple of head_count_kv %d", f->path,
                        hp->n_head, hp->n_head_kv);
-    if (hp->n_embd % hp->n_head != 0 && !gguf_find(f, "llama.attention.key_length"))
+    if (hp->n_embd % hp->n_head != 0 && !lc_gguf_find(f, "llama.attention.key_length"))
         return lc_fail(err, "%s: embedding_length %d is not a multiple of head_count %d", f->path,
                        hp->n_embd, hp->n_head);
     hp->head_dim = hp->n_embd / hp->n_head;
@@ -108,23 +108,23 @@ static int read_hparams(const gguf_file *f, lc_hparams *hp, llamac_error *err) {
     if (hp->head_dim % 2 != 0)
         return lc_fail(err, "%s: head dimension %d must be even for RoPE", f->path, hp->head_dim);
 
-    rc = gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, err);
+    rc = lc_gguf_get_f32(f, "llama.attention.layer_norm_rms_epsilon", &hp->rms_eps, err);
     if (rc < 0) return -1;
     if (rc == 0)
         return lc_fail(err, "%s: required key 'llama.attention.layer_norm_rms_epsilon' is missing", f->path);
     if (!(hp->rms_eps > 0.0f && hp->rms_eps < 1.0f))
         return lc_fail(err, "%s: layer_norm_rms_epsilon %g is out of range", f->path, (double)hp->rms_eps);
     hp->rope_theta = 10000.0f;
-    if (gguf_get_f32(f, "llama.rope.freq_base", &hp->rope_theta, err) < 0) return -1;
+    if (lc_gguf_get_f32(f, "llama.rope.freq_base", &hp->rope_theta, err) < 0) return -1;
     if (!(hp->rope_theta > 1.0f && hp->rope_theta < 1e12f))
         return lc_fail(err, "%s: rope.freq_base %g is out of range", f->path, (double)hp->rope_theta);
 
     hp->rope_freq_scale = 1.0f;
-    gguf_str stype = {"linear", 6};
-    if (gguf_get_str(f, "llama.rope.scaling.type", &stype, err) < 0) return -1;
+    lc_gguf_str stype = {"linear", 6};
+    if (lc_gguf_get_str(f, "llama.rope.scaling.type", &stype, err) < 0) return -1;
     float factor = 0.0f;
-    if (gguf_get_f32(f, "llama.rope.scaling.factor", &factor, err) < 0) return -1;
-    if (factor == 0.0f && gguf_get_f32(f, "llama.rope.scale_linear", &factor, err) < 0) return -1;
+    if (lc_gguf_get_f32(f, "llama.rope.scaling.factor", &factor, err) < 0) return -1;
+    if (factor == 0.0f && lc_gguf_get_f32(f, "llama.rope.scale_linear", &factor, err) < 0) return -1;
     bool is_none = stype.len == 4 && memcmp(stype.ptr, "none", 4) == 0;
     bool is_linear = stype.len == 6 && memcmp(stype.ptr, "linear", 6) == 0;
     if (!is_none && !is_linear)
@@ -136,18 +136,28 @@ static int read_hparams(const gguf_file *f, lc_hparams *hp, llamac_error *err) {
         hp->rope_freq_scale = 1.0f / factor;
     }
     uint32_t experts = 0;
-    if (gguf_get_u32(f, "llama.expert_count", &experts, err) < 0) return -1;
+    if (lc_gguf_get_u32(f, "llama.expert_count", &experts, err) < 0) return -1;
     if (experts > 0)
         return lc_fail(err, "%s: mixture-of-experts models (llama.expert_count = %u) are not supported",
                        f->path, experts);
     return 0;
 }
 
-/* Looks a tensor up and checks its shape and that it can be used: `need_dot`
- * for matrices the forward pass multiplies with, `f32_only` for vectors. */
-static int bind_tensor(const gguf_file *f, const char *name, int64_t ne0, int64_t ne1, bool f32_only,
-                       bool need_dot, bool optional, lc_weight *w, llamac_error *err) {
-    const gguf_tensor *t = gguf_find_tensor(f, name);
+/* What bind_tensor requires of a tensor. */
+typedef enum bind_flags {
+    BIND_ANY = 0,
+    BIND_F32_ONLY = 1 << 0, /* a vector the forward pass reads as floats */
+    BIND_NEED_DOT = 1 << 1, /* a matrix the forward pass multiplies with */
+    BIND_OPTIONAL = 1 << 2, /* absent is fine: returns 0 instead of failing */
+} bind_flags;
+
+/* Looks a tensor up and checks its shape and that it can be used (see
+ * bind_flags). Returns 1 when bound, 0 when optional and absent, -1 on error. */
+static int bind_tensor(const lc_gguf_file *f, const char *name, int64_t ne0, int64_t ne1, unsigned flags,
+                       lc_weight *w, llamac_error *err) {
+    const bool f32_only = flags & BIND_F32_ONLY, need_dot = flags & BIND_NEED_DOT;
+    const bool optional = flags & BIND_OPTIONAL;
+    const lc_gguf_tensor *t = lc_gguf_find_tensor(f, name);
     memset(w, 0, sizeof *w);
     if (!t) {
         if (optional) return 0;
@@ -172,15 +182,15 @@ static int bind_tensor(const gguf_file *f, const char *name, int64_t ne0, int64_
     return 1;
 }
 
-static int bind_vector(const gguf_file *f, const char *name, int64_t n, const float **out,
+static int bind_vector(const lc_gguf_file *f, const char *name, int64_t n, const float **out,
                        llamac_error *err) {
     lc_weight w;
-    if (bind_tensor(f, name, n, 1, true, false, false, &w, err) < 0) return -1;
+    if (bind_tensor(f, name, n, 1, BIND_F32_ONLY, &w, err) < 0) return -1;
     *out = w.data;
     return 0;
 }
 
-static int bind_layer(const gguf_file *f, const lc_hparams *hp, int il, lc_layer *L, llamac_error *err) {
+static int bind_layer(const lc_gguf_file *f, const lc_hparams *hp, int il, lc_layer *L, llamac_error *err) {
     const int64_t E = hp->n_embd, D = hp->head_dim, F = hp->n_ff;
     const int64_t q_dim = (int64_t)hp->n_head * D, kv_dim = (int64_t)hp->n_head_kv * D;
     char name[GGUF_MAX_NAME];
@@ -195,13 +205,13 @@ static int bind_layer(const gguf_file *f, const lc_hparams *hp, int il, lc_layer
     };
     for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
         snprintf(name, sizeof name, "blk.%d.%s", il, mats[i].suffix);
-        if (bind_tensor(f, name, mats[i].ne0, mats[i].ne1, false, true, false, mats[i].w, err) < 0) return -1;
+        if (bind_tensor(f, name, mats[i].ne0, mats[i].ne1, BIND_NEED_DOT, mats[i].w, err) < 0) return -1;
     }
     static const char *const biases[] = {"attn_q.bias", "attn_k.bias", "attn_v.bias", "attn_output.bias",
                                          "ffn_gate.bias", "ffn_up.bias", "ffn_down.bias"};
     for (size_t i = 0; i < sizeof biases / sizeof biases[0]; i++) {
         snprintf(name, sizeof name, "blk.%d.%s", il, biases[i]);
-        if (gguf_find_tensor(f, name))
+        if (lc_gguf_find_tensor(f, name))
             return lc_fail(err, "%s: tensor '%s': bias tensors are not supported", f->path, name);
     }
 #undef LAYER_NAME
@@ -214,12 +224,12 @@ static const char *describe_file_type(const llamac_model *m) {
 }
 
 static int bind_weights(llamac_model *m, llamac_error *err) {
-    const gguf_file *f = m->gguf;
+    const lc_gguf_file *f = m->gguf;
     const lc_hparams *hp = &m->hp;
-    if (bind_tensor(f, "token_embd.weight", hp->n_embd, hp->n_vocab, false, false, false, &m->tok_embd, err) < 0)
+    if (bind_tensor(f, "token_embd.weight", hp->n_embd, hp->n_vocab, BIND_ANY, &m->tok_embd, err) < 0)
         return -1;
     if (bind_vector(f, "output_norm.weight", hp->n_embd, &m->output_norm, err) < 0) return -1;
-    int rc = bind_tensor(f, "output.weight", hp->n_embd, hp->n_vocab, false, true, true, &m->output, err);
+    int rc = bind_tensor(f, "output.weight", hp->n_embd, hp->n_vocab, BIND_NEED_DOT | BIND_OPTIONAL, &m->output, err);
     if (rc < 0) return -1;
     if (rc == 0) {
         /* tied embeddings: the LM head is the embedding matrix */
@@ -229,7 +239,7 @@ static int bind_weights(llamac_model *m, llamac_error *err) {
         m->output = m->tok_embd;
     }
     lc_weight rf;
-    rc = bind_tensor(f, "rope_freqs.weight", hp->head_dim / 2, 1, true, false, true, &rf, err);
+    rc = bind_tensor(f, "rope_freqs.weight", hp->head_dim / 2, 1, BIND_F32_ONLY | BIND_OPTIONAL, &rf, err);
     if (rc < 0) return -1;
     m->rope_freqs = rc ? rf.data : NULL;
     if (m->rope_freqs)
@@ -244,7 +254,7 @@ static int bind_weights(llamac_model *m, llamac_error *err) {
         if (bind_layer(f, hp, il, &m->layers[il], err) < 0) return -1;
 
     for (uint64_t i = 0; i < f->n_tensors; i++) {
-        const gguf_tensor *t = &f->tensors[i];
+        const lc_gguf_tensor *t = &f->tensors[i];
         m->weight_bytes += t->nbytes;
         m->n_params += (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
     }
@@ -255,7 +265,7 @@ static int bind_weights(llamac_model *m, llamac_error *err) {
 /* Touches every page of the weights so the first token does not pay for
  * the disk reads, reporting progress as it goes. */
 static void prefault_weights(const llamac_model *m, const llamac_model_params *p) {
-    const gguf_file *f = m->gguf;
+    const lc_gguf_file *f = m->gguf;
     if (!p->progress || f->size <= f->data_offset) return;
     const uint8_t *base = f->base + f->data_offset;
     size_t total = f->size - f->data_offset, chunk = (size_t)64 << 20;
@@ -333,7 +343,7 @@ static bool x8_pays_for_lm_head(int type) { return type != LC_TYPE_Q6_K; }
 
 static void repack_weights(llamac_model *m) {
     const int64_t t0 = llamac_time_us();
-    const lc_isa isa = (lc_isa)m->isa;
+    const lc_isa isa = m->isa;
     for (int il = 0; il < m->hp.n_layer; il++) {
         lc_layer *L = &m->layers[il];
         lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
@@ -359,16 +369,16 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     if (params->isa && lc_isa_parse(params->isa, &isa, err) < 0) goto fail;
     m->isa = isa;
     if (params->use_mmap || params->vocab_only) {
-        if (gguf_open(path, &m->gguf, err) < 0) goto fail;
+        if (lc_gguf_open(path, &m->gguf, err) < 0) goto fail;
     } else {
         size_t size = 0;
         if (read_into_huge_pages(path, m, params, &size, err) < 0) goto fail;
         /* the header is validated against the bytes read, as for a mapping */
-        if (gguf_open_buffer(m->owned, size, path, &m->gguf, err) < 0) goto fail;
+        if (lc_gguf_open_buffer(m->owned, size, path, &m->gguf, err) < 0) goto fail;
     }
     if (lc_vocab_load_gguf(m->gguf, &m->vocab, err) < 0) goto fail;
-    gguf_str name = {"", 0};
-    if (gguf_get_str(m->gguf, "general.name", &name, err) < 0) goto fail;
+    lc_gguf_str name = {"", 0};
+    if (lc_gguf_get_str(m->gguf, "general.name", &name, err) < 0) goto fail;
     m->name = strndup(name.ptr, name.len);
     if (!m->name) { lc_fail(err, "out of memory"); goto fail; }
     if (params->vocab_only) return m;
@@ -393,7 +403,7 @@ void llamac_model_free(llamac_model *m) {
     free(m->layers);
     free(m->name);
     if (m->vocab) lc_vocab_free(m->vocab);
-    if (m->gguf) gguf_close(m->gguf);
+    if (m->gguf) lc_gguf_close(m->gguf);
     if (m->owned) munmap(m->owned, m->owned_size);
     free(m);
 }

@@ -7,10 +7,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "kernels/dispatch.h"
 #include "llamac.h"
 
 struct lc_vocab;
-struct gguf_file;
+struct lc_gguf_file;
 
 typedef struct lc_hparams {
     int32_t n_vocab;
@@ -44,8 +45,8 @@ typedef struct lc_layer {
 } lc_layer;
 
 struct llamac_model {
-    struct gguf_file *gguf;
-    int isa;                   /* lc_isa: the kernel table its contexts use (and the repacking followed) */
+    struct lc_gguf_file *gguf;
+    lc_isa isa;                /* the kernel table its contexts use (and the repacking followed) */
     void *owned;               /* the file's bytes when loaded without mmap */
     size_t owned_size;
     struct lc_vocab *vocab;
@@ -66,6 +67,6 @@ struct llamac_model {
 /* The tokenizer of a loaded model (never NULL for a loaded model). */
 const struct lc_vocab *lc_model_vocab(const llamac_model *model);
 /* The parsed GGUF file a model was loaded from (metadata access). */
-const struct gguf_file *lc_model_gguf(const llamac_model *model);
+const struct lc_gguf_file *lc_model_gguf(const llamac_model *model);
 
 #endif

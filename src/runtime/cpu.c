@@ -1,5 +1,5 @@
 /* CPU feature detection, the physical core count and the monotonic clock,
- * plus llamac_system_info, which reports them with the kernels chosen. */
+ * reported with the kernels chosen by llamac_system_info (kernels/dispatch.c). */
 #include "runtime/cpu.h"
 
 #include <sched.h>
@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "kernels/dispatch.h"
 #include "llamac.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -158,27 +157,4 @@ int64_t llamac_time_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-size_t llamac_system_info(char *buf, size_t size) {
-    lc_cpu_features f;
-    lc_cpu_detect(&f);
-    char feats[256];
-    lc_cpu_feature_string(&f, feats, sizeof feats);
-    char isas[128] = "";
-    size_t il = 0;
-    for (int i = 0; i < LC_ISA_COUNT; i++) {
-        if (!lc_isa_available((lc_isa)i, NULL, 0)) continue;
-        int w = snprintf(isas + il, sizeof isas - il, "%s%s", il ? " " : "", lc_isa_name((lc_isa)i));
-        if (w > 0 && (size_t)w < sizeof isas - il) il += (size_t)w;
-    }
-    int n = snprintf(buf, size,
-                     "cpu: %s\n"
-                     "features: %s\n"
-                     "kernels available: %s\n"
-                     "kernels chosen: %s%s\n"
-                     "physical cores: %d\n",
-                     f.brand, feats[0] ? feats : "(none)", isas, lc_isa_name(lc_isa_default()),
-                     lc_isa_forced_by_env() ? " (LLAMAC_ISA)" : "", llamac_physical_cores());
-    return n > 0 ? (size_t)n : 0;
 }

@@ -1,6 +1,6 @@
 /* What the CPU we run on can do, read once from CPUID (x86, with the OS's
  * XSAVE support checked through XGETBV) or from the ELF hwcaps (aarch64).
- * Kernel dispatch (kernels/dispatch.c) and llamac_system_info use it. */
+ * Kernel dispatch (kernels/dispatch.c, which also holds llamac_system_info) uses it. */
 #ifndef LC_CPU_H
 #define LC_CPU_H
 

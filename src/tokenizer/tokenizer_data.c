@@ -164,26 +164,26 @@ int32_t lc_tokenizer_data_find(const lc_tokenizer_data *d, const char *text) {
 
 /* ------------------------------------------------------------ GGUF reader */
 
-static int read_gguf_string(const gguf_file *f, const char *key, char **dst, llamac_error *err) {
-    gguf_str s;
-    int r = gguf_get_str(f, key, &s, err);
+static int read_gguf_string(const lc_gguf_file *f, const char *key, char **dst, llamac_error *err) {
+    lc_gguf_str s;
+    int r = lc_gguf_get_str(f, key, &s, err);
     if (r <= 0) return r;
     if (lc_tokenizer_data_set_string(dst, s.ptr, (size_t)s.len, err) < 0) return -1;
     return 1;
 }
 
-static int read_gguf_tokens(const gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
-    const gguf_kv *kv;
-    int r = gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &kv, err);
+static int read_gguf_tokens(const lc_gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
+    const lc_gguf_kv *kv;
+    int r = lc_gguf_get_arr(f, "tokenizer.ggml.tokens", GGUF_VT_STRING, &kv, err);
     if (r < 0) return -1;
     if (r == 0) return lc_fail(err, "%s: tokenizer.ggml.tokens is missing", f->path);
     if (kv->n == 0 || kv->n > INT32_MAX)
         return lc_fail(err, "%s: tokenizer.ggml.tokens has %llu entries (need 1..%d)", f->path,
                        (unsigned long long)kv->n, INT32_MAX);
-    gguf_str *strs = malloc((size_t)kv->n * sizeof *strs);
+    lc_gguf_str *strs = malloc((size_t)kv->n * sizeof *strs);
     if (!strs) return lc_fail(err, "%s: out of memory for %llu tokens", f->path,
                               (unsigned long long)kv->n);
-    gguf_arr_strings(kv, strs);
+    lc_gguf_arr_strings(kv, strs);
     int rc = lc_tokenizer_data_alloc_tokens(d, (int32_t)kv->n, 0, err);
     for (int32_t i = 0; rc == 0 && i < d->n_tokens; i++)
         rc = lc_tokenizer_data_set_token(d, i, strs[i].ptr, (size_t)strs[i].len, err);
@@ -192,7 +192,7 @@ static int read_gguf_tokens(const gguf_file *f, lc_tokenizer_data *d, llamac_err
 }
 
 /* An optional per-token array must have exactly one entry per token. */
-static int check_per_token(const gguf_file *f, const gguf_kv *kv, const char *key,
+static int check_per_token(const lc_gguf_file *f, const lc_gguf_kv *kv, const char *key,
                            const lc_tokenizer_data *d, llamac_error *err) {
     if (kv->n != (uint64_t)d->n_tokens)
         return lc_fail(err, "%s: %s has %llu entries but tokenizer.ggml.tokens has %d", f->path,
@@ -200,42 +200,42 @@ static int check_per_token(const gguf_file *f, const gguf_kv *kv, const char *ke
     return 0;
 }
 
-static int read_gguf_scores(const gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
+static int read_gguf_scores(const lc_gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
     const char *key = "tokenizer.ggml.scores";
-    const gguf_kv *kv;
-    int r = gguf_get_arr(f, key, GGUF_VT_FLOAT32, &kv, err);
+    const lc_gguf_kv *kv;
+    int r = lc_gguf_get_arr(f, key, GGUF_VT_FLOAT32, &kv, err);
     if (r <= 0) return r;
     if (check_per_token(f, kv, key, d, err) < 0) return -1;
     d->scores = malloc((size_t)d->n_tokens * sizeof *d->scores);
     if (!d->scores) return lc_fail(err, "%s: out of memory for %s", f->path, key);
-    for (int32_t i = 0; i < d->n_tokens; i++) d->scores[i] = gguf_arr_f32(kv, (uint64_t)i);
+    for (int32_t i = 0; i < d->n_tokens; i++) d->scores[i] = lc_gguf_arr_f32(kv, (uint64_t)i);
     return 0;
 }
 
 /* llama.cpp reads the token types as raw 32-bit ints, so a u32 array works too. */
-static int read_gguf_token_types(const gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
+static int read_gguf_token_types(const lc_gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
     const char *key = "tokenizer.ggml.token_type";
-    const gguf_kv *kv;
-    int r = gguf_get_arr(f, key, -1, &kv, err);
+    const lc_gguf_kv *kv;
+    int r = lc_gguf_get_arr(f, key, -1, &kv, err);
     if (r <= 0) return r;
     if (kv->elem_type != GGUF_VT_INT32 && kv->elem_type != GGUF_VT_UINT32)
         return lc_fail(err, "%s: %s is an array of %s, expected i32", f->path, key,
-                       gguf_vtype_name(kv->elem_type));
+                       lc_gguf_vtype_name(kv->elem_type));
     if (check_per_token(f, kv, key, d, err) < 0) return -1;
-    for (int32_t i = 0; i < d->n_tokens; i++) d->token_types[i] = gguf_arr_i32(kv, (uint64_t)i);
+    for (int32_t i = 0; i < d->n_tokens; i++) d->token_types[i] = lc_gguf_arr_i32(kv, (uint64_t)i);
     return 0;
 }
 
-static int read_gguf_merges(const gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
-    const gguf_kv *kv;
-    int r = gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_VT_STRING, &kv, err);
+static int read_gguf_merges(const lc_gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
+    const lc_gguf_kv *kv;
+    int r = lc_gguf_get_arr(f, "tokenizer.ggml.merges", GGUF_VT_STRING, &kv, err);
     if (r <= 0) return r;
     if (kv->n > INT32_MAX)
         return lc_fail(err, "%s: tokenizer.ggml.merges has %llu entries", f->path,
                        (unsigned long long)kv->n);
-    gguf_str *strs = malloc(((size_t)kv->n + 1) * sizeof *strs);
+    lc_gguf_str *strs = malloc(((size_t)kv->n + 1) * sizeof *strs);
     if (!strs) return lc_fail(err, "%s: out of memory for merges", f->path);
-    gguf_arr_strings(kv, strs);
+    lc_gguf_arr_strings(kv, strs);
     int rc = 0;
     for (uint64_t i = 0; rc == 0 && i < kv->n; i++)
         rc = lc_tokenizer_data_add_merge(d, strs[i].ptr, (size_t)strs[i].len, err);
@@ -248,10 +248,10 @@ static int read_gguf_merges(const gguf_file *f, lc_tokenizer_data *d, llamac_err
  * missing), so it is refused with the key and the value. The one exception
  * is 0xFFFFFFFF, -1 written as a u32, which converters use for "none"
  * (stories260K's padding id). dst may be NULL for ids llamac only checks. */
-static int read_gguf_id(const gguf_file *f, const char *key, int32_t n_tokens, int32_t *dst,
+static int read_gguf_id(const lc_gguf_file *f, const char *key, int32_t n_tokens, int32_t *dst,
                         llamac_error *err) {
     uint32_t v;
-    int r = gguf_get_u32(f, key, &v, err);
+    int r = lc_gguf_get_u32(f, key, &v, err);
     if (r < 0) return -1;
     if (r == 0 || v == UINT32_MAX) return 0;
     if (v >= (uint32_t)n_tokens)
@@ -263,7 +263,7 @@ static int read_gguf_id(const gguf_file *f, const char *key, int32_t n_tokens, i
 
 /* Special ids llamac does not use (infill, classifier tokens), checked all
  * the same: a file that names a token it does not have is corrupt. */
-static int check_gguf_other_ids(const gguf_file *f, int32_t n_tokens, llamac_error *err) {
+static int check_gguf_other_ids(const lc_gguf_file *f, int32_t n_tokens, llamac_error *err) {
     static const char *const keys[] = {
         "tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id",
         "tokenizer.ggml.fim_mid_token_id", "tokenizer.ggml.fim_pad_token_id",
@@ -277,15 +277,15 @@ static int check_gguf_other_ids(const gguf_file *f, int32_t n_tokens, llamac_err
     return 0;
 }
 
-static int read_gguf_flag(const gguf_file *f, const char *key, int8_t *dst, llamac_error *err) {
+static int read_gguf_flag(const lc_gguf_file *f, const char *key, int8_t *dst, llamac_error *err) {
     bool v;
-    int r = gguf_get_bool(f, key, &v, err);
+    int r = lc_gguf_get_bool(f, key, &v, err);
     if (r < 0) return -1;
     if (r == 1) *dst = v ? 1 : 0;
     return 0;
 }
 
-static int read_gguf_specials(const gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
+static int read_gguf_specials(const lc_gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
     static const struct {
         const char *key;
         size_t offset;
@@ -309,7 +309,7 @@ static int read_gguf_specials(const gguf_file *f, lc_tokenizer_data *d, llamac_e
     return 0;
 }
 
-static int read_gguf_all(const gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
+static int read_gguf_all(const lc_gguf_file *f, lc_tokenizer_data *d, llamac_error *err) {
     int r = read_gguf_string(f, "tokenizer.ggml.model", &d->model, err);
     if (r < 0) return -1;
     if (r == 0) return lc_fail(err, "%s: tokenizer.ggml.model is missing (no vocabulary)", f->path);
@@ -323,7 +323,7 @@ static int read_gguf_all(const gguf_file *f, lc_tokenizer_data *d, llamac_error 
     return 0;
 }
 
-int lc_tokenizer_data_from_gguf(const gguf_file *f, lc_tokenizer_data *out, llamac_error *err) {
+int lc_tokenizer_data_from_gguf(const lc_gguf_file *f, lc_tokenizer_data *out, llamac_error *err) {
     lc_tokenizer_data_init(out);
     if (read_gguf_all(f, out, err) < 0) {
         lc_tokenizer_data_free(out);
@@ -334,38 +334,38 @@ int lc_tokenizer_data_from_gguf(const gguf_file *f, lc_tokenizer_data *out, llam
 
 /* ------------------------------------------------------------ GGUF writer */
 
-static int write_string_array(gguf_writer *w, const char *key, char *const *items,
+static int write_string_array(lc_gguf_writer *w, const char *key, char *const *items,
                               const uint32_t *lens, int32_t n) {
-    gguf_str *strs = malloc(((size_t)n + 1) * sizeof *strs);
+    lc_gguf_str *strs = malloc(((size_t)n + 1) * sizeof *strs);
     if (!strs) return -1;
     for (int32_t i = 0; i < n; i++) {
         strs[i].ptr = items[i] ? items[i] : "";
         strs[i].len = !items[i] ? 0 : lens ? lens[i] : strlen(items[i]);
     }
-    int rc = gguf_writer_add_arr_str(w, key, strs, (uint64_t)n);
+    int rc = lc_gguf_writer_add_arr_str(w, key, strs, (uint64_t)n);
     free(strs);
     return rc;
 }
 
-static int write_id(gguf_writer *w, const char *key, int32_t id) {
-    return id < 0 ? 0 : gguf_writer_add_u32(w, key, (uint32_t)id);
+static int write_id(lc_gguf_writer *w, const char *key, int32_t id) {
+    return id < 0 ? 0 : lc_gguf_writer_add_u32(w, key, (uint32_t)id);
 }
 
-static int write_flag(gguf_writer *w, const char *key, int8_t v) {
-    return v < 0 ? 0 : gguf_writer_add_bool(w, key, v != 0);
+static int write_flag(lc_gguf_writer *w, const char *key, int8_t v) {
+    return v < 0 ? 0 : lc_gguf_writer_add_bool(w, key, v != 0);
 }
 
-int lc_tokenizer_data_write_gguf(const lc_tokenizer_data *d, gguf_writer *w) {
+int lc_tokenizer_data_write_gguf(const lc_tokenizer_data *d, lc_gguf_writer *w) {
     if (!d->model || d->n_tokens <= 0) return -1;
-    if (gguf_writer_add_str(w, "tokenizer.ggml.model", d->model, strlen(d->model)) < 0) return -1;
-    if (d->pre && gguf_writer_add_str(w, "tokenizer.ggml.pre", d->pre, strlen(d->pre)) < 0)
+    if (lc_gguf_writer_add_str(w, "tokenizer.ggml.model", d->model, strlen(d->model)) < 0) return -1;
+    if (d->pre && lc_gguf_writer_add_str(w, "tokenizer.ggml.pre", d->pre, strlen(d->pre)) < 0)
         return -1;
     if (write_string_array(w, "tokenizer.ggml.tokens", d->tokens, d->token_lens, d->n_tokens) < 0)
         return -1;
     if (d->scores &&
-        gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", d->scores, (uint64_t)d->n_tokens) < 0)
+        lc_gguf_writer_add_arr_f32(w, "tokenizer.ggml.scores", d->scores, (uint64_t)d->n_tokens) < 0)
         return -1;
-    if (d->token_types && gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", d->token_types,
+    if (d->token_types && lc_gguf_writer_add_arr_i32(w, "tokenizer.ggml.token_type", d->token_types,
                                                   (uint64_t)d->n_tokens) < 0)
         return -1;
     if (d->n_merges > 0 &&
@@ -382,7 +382,7 @@ int lc_tokenizer_data_write_gguf(const lc_tokenizer_data *d, gguf_writer *w) {
         write_flag(w, "tokenizer.ggml.add_eos_token", d->add_eos) < 0 ||
         write_flag(w, "tokenizer.ggml.add_space_prefix", d->add_space_prefix) < 0)
         return -1;
-    if (d->chat_template && gguf_writer_add_str(w, "tokenizer.chat_template", d->chat_template,
+    if (d->chat_template && lc_gguf_writer_add_str(w, "tokenizer.chat_template", d->chat_template,
                                                 strlen(d->chat_template)) < 0)
         return -1;
     return 0;

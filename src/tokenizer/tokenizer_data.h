@@ -75,13 +75,13 @@ int32_t lc_tokenizer_data_find(const lc_tokenizer_data *d, const char *text);
  * (e.g. 0xFFFFFFFF written for "none" by some converters) are treated as
  * absent, as llama.cpp does; wrong types and mismatched array lengths are
  * errors naming the key. */
-int lc_tokenizer_data_from_gguf(const gguf_file *f, lc_tokenizer_data *out, llamac_error *err);
+int lc_tokenizer_data_from_gguf(const lc_gguf_file *f, lc_tokenizer_data *out, llamac_error *err);
 
 /* Adds every tokenizer.* key to a GGUF writer with the types llama.cpp
  * reads: strings, array[string] tokens/merges, array[f32] scores,
  * array[i32] token types, u32 ids, bool flags. Absent fields are not
  * written. Returns 0, or -1 when the writer refuses a key. */
-int lc_tokenizer_data_write_gguf(const lc_tokenizer_data *d, gguf_writer *w);
+int lc_tokenizer_data_write_gguf(const lc_tokenizer_data *d, lc_gguf_writer *w);
 
 /* Loaders from Hugging Face and sentencepiece files. They are implemented
  * in the converter library (src/convert/hf_tokenizer.c, spm_model.c; they

@@ -36,7 +36,7 @@ int lc_tokenizer_data_check(const lc_tokenizer_data *d, const char *source, llam
 /* The byte of a BYTE token's text "<0xXX>", or -1 when it is not of that form. */
 int lc_vocab_byte_token_value(const char *text, size_t len);
 /* lc_tokenizer_data_from_gguf + lc_vocab_create; messages name the file. */
-int lc_vocab_load_gguf(const gguf_file *f, lc_vocab **out, llamac_error *err);
+int lc_vocab_load_gguf(const lc_gguf_file *f, lc_vocab **out, llamac_error *err);
 void lc_vocab_free(lc_vocab *v);
 
 /* A growable list of token ids. */

@@ -90,7 +90,12 @@ struct lc_vocab {
     void *regex; /* pcre2_code_8 */
 };
 
-/* ---- text table (vocab.c) */
+/* ---- text table (symbols.c) */
+/* The text table's setup for vocab.c's build (symbols.c): a fresh key,
+ * the slots, and the insertion of a token already in v->tokens. */
+void lc_text_table_seed(lc_text_table *t);
+int lc_text_table_alloc(lc_text_table *t, uint32_t size);
+void lc_vocab_table_put(lc_vocab *v, int32_t id);
 int32_t lc_vocab_lookup(const lc_vocab *v, const char *s, size_t len);
 /* Slots visited to look up every symbol once: n_symbols with no collision.
  * Tests hold the table to a bound with it (a count, not a time). */

@@ -51,10 +51,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     llamac_error err = {{0}};
-    gguf_file *f = NULL;
-    if (gguf_open(SPM_VOCAB, &f, &err) < 0) die(SPM_VOCAB, &err);
+    lc_gguf_file *f = NULL;
+    if (lc_gguf_open(SPM_VOCAB, &f, &err) < 0) die(SPM_VOCAB, &err);
     if (lc_vocab_load_gguf(f, &vocabs.spm, &err) < 0) die(SPM_VOCAB, &err);
-    gguf_close(f);
+    lc_gguf_close(f);
     lc_tokenizer_data d;
     if (lc_tokenizer_data_from_hf_dir(BPE_DIR, 0, &d, &err) < 0) die(BPE_DIR, &err);
     int rc = lc_vocab_create(&d, &vocabs.bpe, &err);

@@ -1,7 +1,10 @@
-/* The tokenizer half of the public API: thin wrappers over the model's
- * lc_vocab (vocab.h has the behaviour). */
+/* The tokenizer half of the public API, with the model it takes: thin
+ * wrappers over the model's lc_vocab (tokenizer/vocab.h has the behaviour),
+ * and chat template detection from the model's metadata. */
 #include <string.h>
 
+#include "chat/template.h"
+#include "format/gguf.h"
 #include "model/model.h"
 #include "runtime/err.h"
 #include "tokenizer/vocab.h"
@@ -70,4 +73,12 @@ bool llamac_add_bos(const llamac_model *model) {
 
 llamac_detokenizer *llamac_detokenizer_create(const llamac_model *model) {
     return model ? lc_detokenizer_create(lc_model_vocab(model)) : NULL;
+}
+
+const char *llamac_chat_template_detect(const llamac_model *model) {
+    if (!model) return NULL;
+    const lc_gguf_file *g = lc_model_gguf(model);
+    lc_gguf_str s;
+    if (!g || lc_gguf_get_str(g, "tokenizer.chat_template", &s, NULL) != 1) return NULL;
+    return lc_chat_template_detect_text(s.ptr, (size_t)s.len);
 }
