@@ -228,8 +228,8 @@ const float *llamac_logits(const llamac_context *ctx, int32_t i);
  * A batch is a list of entries (token, position, sequence ids, whether its
  * logits are wanted) decoded in one call: prefill chunks of some sequences
  * and single decode tokens of others, in any mix. Every weight matrix runs
- * as one product over all entries, so decoding 8 sequences together costs
- * little more than decoding one. */
+ * as one product over all entries (each weight is read once per forward
+ * call, not once per sequence). */
 typedef int32_t llamac_seq_id;
 typedef struct llamac_batch llamac_batch;
 
