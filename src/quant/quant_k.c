@@ -97,10 +97,13 @@ static int symmetric_level(float iscale, float x, int nmax) {
     return clamp_int(lc_nearest_int(iscale * x), -nmax, nmax - 1);
 }
 
-/* Symmetric fit x ≈ scale·l with l in −nmax..nmax−1, weights x² (ggml's
- * make_qx_quants with rmse_type 1): 19 trial scales around −nmax/max, keeping
- * the one that maximises (Σwxl)²/Σwl². Stores L = l + nmax, returns scale. */
-static float fit_scale_symmetric_seq(int n, int nmax, const float *x, int8_t *L) {
+/* The first trial of the symmetric fit below (ggml's make_qx_quants with
+ * rmse_type 1), shared by its two forms: finds the element of largest
+ * magnitude (*max), stores the levels of scale -nmax/max as L = l + nmax and
+ * returns that trial's (Σwxl, Σwl²), w = x². False (L zeroed) when every
+ * element is below GROUP_MAX_EPS. */
+static bool symmetric_first_trial(int n, int nmax, const float *x, int8_t *L, float *max_out, float *sumlx_out,
+                                  float *suml2_out) {
     float max = 0, amax = 0;
     for (int i = 0; i < n; i++) {
         if (fabsf(x[i]) > amax) {
@@ -110,9 +113,9 @@ static float fit_scale_symmetric_seq(int n, int nmax, const float *x, int8_t *L)
     }
     if (amax < GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
-        return 0.0f;
+        return false;
     }
-    float iscale = (float)(-nmax) / max;
+    const float iscale = (float)(-nmax) / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; i++) {
         const int l = symmetric_level(iscale, x[i], nmax);
@@ -121,11 +124,23 @@ static float fit_scale_symmetric_seq(int n, int nmax, const float *x, int8_t *L)
         sumlx += w * x[i] * (float)l;
         suml2 += w * (float)l * (float)l;
     }
+    *max_out = max;
+    *sumlx_out = sumlx;
+    *suml2_out = suml2;
+    return true;
+}
+
+/* Symmetric fit x ≈ scale·l with l in −nmax..nmax−1, weights x² (ggml's
+ * make_qx_quants with rmse_type 1): 19 trial scales around −nmax/max, keeping
+ * the one that maximises (Σwxl)²/Σwl². Stores L = l + nmax, returns scale. */
+static float fit_scale_symmetric_seq(int n, int nmax, const float *x, int8_t *L) {
+    float max, sumlx, suml2;
+    if (!symmetric_first_trial(n, nmax, x, L, &max, &sumlx, &suml2)) return 0.0f;
     float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     for (int step = -9; step <= 9; step++) {
         if (step == 0) continue;
-        iscale = -((float)nmax + 0.1f * (float)step) / max;
+        const float iscale = -((float)nmax + 0.1f * (float)step) / max;
         sumlx = suml2 = 0;
         for (int i = 0; i < n; i++) {
             const int l = symmetric_level(iscale, x[i], nmax);
@@ -261,26 +276,8 @@ static void fit_scale_min_x4(int nmax, const float *x, const float *w, uint8_t *
 #define SYM_TRIALS 18
 #define SYM_TRIALS_PADDED 20 /* a whole number of TRIAL_LANES groups */
 static float fit_scale_symmetric(int n, int nmax, const float *x, int8_t *L) {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; i++) {
-        if (fabsf(x[i]) > amax) {
-            amax = fabsf(x[i]);
-            max = x[i];
-        }
-    }
-    if (amax < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.0f;
-    }
-    float iscale = (float)(-nmax) / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; i++) {
-        const int l = symmetric_level(iscale, x[i], nmax);
-        L[i] = (int8_t)(l + nmax);
-        const float w = x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
+    float max, sumlx, suml2;
+    if (!symmetric_first_trial(n, nmax, x, L, &max, &sumlx, &suml2)) return 0.0f;
     float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
     /* trial t is ggml's step −9..−1, 1..9; none depends on another */
