@@ -6,20 +6,8 @@
 # and the usage errors of --parallel.
 set -u
 export LC_ALL=C
-BIN=${LLAMAC_BIN:?set LLAMAC_BIN to the llamac binary}
-MODEL=../models/stories260K.gguf
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-checks=0
-
-check() { # check DESCRIPTION COMMAND...
-    checks=$((checks + 1))
-    if ! "${@:2}"; then
-        echo "FAIL: $1" >&2
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=cli_checks.sh
+. ./cli_checks.sh
 
 bench() { # bench ARGS... ; stdout, stderr and status in $TMP
     "$BIN" bench -m "$MODEL" -t 1 -r 1 "$@" >"$TMP/out" 2>"$TMP/err"
@@ -60,5 +48,4 @@ bench -p 1024 -n 1024 -np 2
 check "sequences beyond the model's context fail" rc 2
 check "the message names the cells" grep -q 'need 4096 cells' "$TMP/err"
 
-echo "test_bench_cli: $checks checks, $failures failed" >&2
-[ "$failures" = 0 ]
+checks_summary test_bench_cli

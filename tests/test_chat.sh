@@ -8,20 +8,8 @@
 # tiny Llama 3 model converted here for its <|eot_id|> markup).
 set -u
 export LC_ALL=C
-BIN=${LLAMAC_BIN:?set LLAMAC_BIN to the llamac binary}
-MODEL=../models/stories260K.gguf
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-checks=0
-
-check() { # check DESCRIPTION COMMAND...
-    checks=$((checks + 1))
-    if ! "${@:2}"; then
-        echo "FAIL: $1" >&2
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=cli_checks.sh
+. ./cli_checks.sh
 
 chat() { # chat STDIN_TEXT ARGS... ; stdout, stderr and status in $TMP
     printf '%s' "$1" | "$BIN" chat -m "$MODEL" --chat-template llama2 --ctx 256 --threads 1 "${@:2}" \
@@ -143,5 +131,4 @@ plain=$(($(count_ids -m "$L3" --special -- $'<|begin_of_text|><|start_header_id|
          $(count_ids -m "$L3" --special -- $'<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n')))
 check "llama3: --system '<|eot_id|>' is text (${got:-?} prompt tokens, plain $plain)" test "${got:-x}" = "$plain"
 
-echo "test_chat.sh: $checks checks, $failures failed" >&2
-[ "$failures" = 0 ]
+checks_summary test_chat.sh

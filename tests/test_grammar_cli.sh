@@ -5,20 +5,8 @@
 # the line/column or keyword and exit 2, and the flags exclude each other.
 set -u
 export LC_ALL=C.UTF-8
-BIN=${LLAMAC_BIN:?set LLAMAC_BIN to the llamac binary}
-MODEL=../models/stories260K.gguf
-TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
-failures=0
-checks=0
-
-check() { # check DESCRIPTION COMMAND...
-    checks=$((checks + 1))
-    if ! "${@:2}"; then
-        echo "FAIL: $1" >&2
-        failures=$((failures + 1))
-    fi
-}
+# shellcheck source=cli_checks.sh
+. ./cli_checks.sh
 
 run() { # run ARGS... ; stdout, stderr and status in $TMP
     "$BIN" run -m "$MODEL" --threads 1 --no-display-prompt "$@" >"$TMP/out" 2>"$TMP/err"
@@ -76,5 +64,4 @@ echo $? >"$TMP/rc"
 check "chat --grammar exit 0" rc_is 0
 check "chat --grammar replies" bash -c '[ "$(grep -cxE "ok[0-9]" "$1")" = 2 ]' _ "$TMP/out"
 
-echo "test_grammar_cli: $checks checks, $failures failed" >&2
-[ "$failures" = 0 ]
+checks_summary test_grammar_cli
