@@ -21,6 +21,7 @@
 
 #include "grammar/grammar.h"
 #include "runtime/err.h"
+#include "tokenizer/utf8.h"
 
 #define NO_RULE UINT32_MAX
 #define UNBOUNDED UINT32_MAX
@@ -233,23 +234,12 @@ static void skip_space(parser *p, bool newlines) {
     }
 }
 
-/* One UTF-8 character of the grammar text. */
+/* One UTF-8 character of the grammar text (the tokenizer's strict decoder:
+ * no overlongs, surrogates or code points past U+10FFFF). */
 static bool decode_utf8(parser *p, uint32_t *cp) {
-    const unsigned char *s = (const unsigned char *)p->s + p->pos;
-    size_t left = p->len - p->pos;
-    uint32_t c = s[0];
-    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (n == 0 || n > left) return fail(p, "%sinvalid UTF-8 in the grammar text", "");
-    if (n > 1) c &= 0x3F >> (n - 1);
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return fail(p, "%sinvalid UTF-8 in the grammar text", "");
-        c = (c << 6) | (s[i] & 0x3F);
-    }
-    static const uint32_t min_for_len[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (c < min_for_len[n] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
-        return fail(p, "%sinvalid UTF-8 in the grammar text", "");
-    p->pos += n;
-    *cp = c;
+    const int n = lc_utf8_decode((const uint8_t *)p->s + p->pos, p->len - p->pos, cp);
+    if (n <= 0) return fail(p, "%sinvalid UTF-8 in the grammar text", "");
+    p->pos += (size_t)n;
     return true;
 }
 

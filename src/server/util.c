@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "server/internal.h"
+#include "tokenizer/utf8.h"
 
 bool srv_buf_append(srv_buf *b, const char *s, size_t n) {
     if (b->len + n + 1 > b->cap) {
@@ -47,25 +48,12 @@ void srv_buf_free(srv_buf *b) {
     *b = (srv_buf){0};
 }
 
-/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if ill-formed. */
+/* Length of the well-formed UTF-8 sequence at s[0..n), 0 if ill-formed or
+ * cut short (the tokenizer's strict decoder). */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
-    unsigned char c = s[0];
-    if (c < 0x80) return 1;
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) { len = 3; lo = 0xA0; }
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) { len = 3; hi = 0x9F; } /* no UTF-16 surrogates */
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) { len = 4; lo = 0x90; }
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) { len = 4; hi = 0x8F; } /* nothing past U+10FFFF */
-    else return 0;
-    if (n < len || s[1] < lo || s[1] > hi) return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    return len;
+    uint32_t cp;
+    const int k = lc_utf8_decode(s, n, &cp);
+    return k > 0 ? (size_t)k : 0;
 }
 
 bool srv_utf8_valid(const char *s, size_t n) {
