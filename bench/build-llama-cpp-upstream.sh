@@ -7,6 +7,10 @@
 #   bash bench/build-llama-cpp-upstream.sh /opt/llama.cpp-src
 #   LLAMA_BENCH=/opt/llama.cpp-src/build/bin/llama-bench bash bench/run.sh
 #
+# LLAMA_TARGETS names other tools to build beside llama-bench, for the
+# side-by-side checks of perplexity, quantize, batching, grammar and the
+# server, e.g. LLAMA_TARGETS="llama-perplexity llama-quantize llama-server".
+#
 # This machine reaches no git host, but the npm package node-llama-cpp ships
 # the llama.cpp release it binds as a git bundle (llama/gitRelease.bundle);
 # npm checks the tarball against the registry's integrity hash. The bundle
@@ -31,7 +35,8 @@ git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle
 echo "llama.cpp $(git -C "$DIR" rev-parse --short HEAD) from node-llama-cpp $VERSION" >&2
 
 cmake -S "$DIR" -B "$DIR/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
-    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null
-cmake --build "$DIR/build" -j"$(nproc)" --target llama-bench >/dev/null
+    -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=ON >/dev/null
+# shellcheck disable=SC2086  # LLAMA_TARGETS is a list of words
+cmake --build "$DIR/build" -j"$(nproc)" --target llama-bench ${LLAMA_TARGETS:-} >/dev/null
 "$DIR/build/bin/llama-bench" --version >&2
 echo "$DIR/build/bin/llama-bench"
