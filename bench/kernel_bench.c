@@ -17,7 +17,10 @@
  *   gcc -std=c17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/kernel_bench.c \
  *       build/libllamac_core.a -lpcre2-8 -lpthread -lm -o kernel_bench
  * Run:
- *   ./kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T type[,type]] [-s KxN] [-p|-d]
+ *   ./kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T type[,type]] [-s KxN] [-m M] [-p|-d]
+ * -m M runs the decode measurement with M activation rows instead of one:
+ * several sequences decoded together, where each weight byte read from
+ * DRAM should serve M rows for little more than the cost of one.
  * -s replaces the built-in shapes with one K x N matrix (e.g. -s 2048x128256,
  * the Llama 3.2 1B output matrix, which is Q6_K in Q4_0 files; prefill then
  * needs M*N floats of output, so use -d for very large N).
@@ -97,14 +100,14 @@ static double time_read(lc_compute *c, const uint8_t *buf, size_t bytes) {
 typedef void (*matmul_fn)(lc_compute *c, const void *W, int wtype, int64_t N, int64_t K, const float *x,
                           int64_t M, float *y);
 
-static void bench_decode(lc_compute *c, matmul_fn matmul, int type, shape s, uint8_t *pool, size_t copies, int runs, float *x,
-                         float *y, double *decode_us, double *read_us) {
+static void bench_decode(lc_compute *c, matmul_fn matmul, int type, shape s, uint8_t *pool, size_t copies, int runs,
+                         int64_t rows, float *x, float *y, double *decode_us, double *read_us) {
     const size_t bytes = lc_row_size(type, s.K) * (size_t)s.N;
     *decode_us = *read_us = 1e30;
     for (int r = 0; r < runs; r++) {
         double rd = time_read(c, pool, bytes * copies) / (double)copies;
         int64_t t0 = llamac_time_us();
-        for (size_t i = 0; i < copies; i++) matmul(c, pool + i * bytes, type, s.N, s.K, x, 1, y);
+        for (size_t i = 0; i < copies; i++) matmul(c, pool + i * bytes, type, s.N, s.K, x, rows, y);
         double us = (double)(llamac_time_us() - t0) / (double)copies;
         if (us < *decode_us) *decode_us = us;
         if (rd < *read_us) *read_us = rd;
@@ -113,6 +116,7 @@ static void bench_decode(lc_compute *c, matmul_fn matmul, int type, shape s, uin
 
 int main(int argc, char **argv) {
     int n_threads = 1, runs = 5, only_prefill = 0, only_decode = 0;
+    int64_t decode_rows = 1;
     size_t cold_mib = 1024;
     const char *isa = NULL, *types_arg = "q4_0,q8_0";
     const shape *shapes = default_shapes;
@@ -124,6 +128,7 @@ int main(int argc, char **argv) {
         else if (i + 1 < argc && !strcmp(argv[i], "-r")) runs = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "-c")) cold_mib = (size_t)atol(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "-T")) types_arg = argv[++i];
+        else if (i + 1 < argc && !strcmp(argv[i], "-m")) decode_rows = atol(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "-s")) {
             long long k = 0, n = 0;
             if (sscanf(argv[++i], "%lldx%lld", &k, &n) != 2 || k <= 0 || n <= 0) {
@@ -136,7 +141,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "-p")) only_prefill = 1;
         else if (!strcmp(argv[i], "-d")) only_decode = 1;
         else {
-            fprintf(stderr, "usage: kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T q4_0,q8_0] [-s KxN] [-p|-d]\n");
+            fprintf(stderr, "usage: kernel_bench [-t threads] [-i isa] [-r runs] [-c cold MiB] [-T q4_0,q8_0] [-s KxN] [-m M] [-p|-d]\n");
             return 2;
         }
     }
@@ -145,7 +150,11 @@ int main(int argc, char **argv) {
         if (shapes[si].K > max_k) max_k = shapes[si].K;
         if (shapes[si].N > max_n) max_n = shapes[si].N;
     }
-    const int64_t M = only_decode ? 1 : 512;
+    if (decode_rows < 1 || decode_rows > 512) {
+        fprintf(stderr, "kernel_bench: -m wants 1..512 rows\n");
+        return 2;
+    }
+    const int64_t M = only_decode ? decode_rows : 512;
     llamac_error err = {{0}};
     lc_compute *c = lc_compute_create(n_threads, M, max_k, &err);
     if (!c || (isa && lc_compute_set_isa(c, isa, &err) != 0)) {
@@ -184,11 +193,11 @@ int main(int argc, char **argv) {
             if (x8) name[len - 3] = '_';
             if (!only_prefill) {
                 double hot, hot_read, cold, cold_read;
-                bench_decode(c, matmul, type, s, pool, 1, runs * 20, x, y, &hot, &hot_read);
-                bench_decode(c, matmul, type, s, pool, copies, runs, x, y, &cold, &cold_read);
-                printf("decode  %-7s K=%-5lld N=%-5lld %5.1f MB: hot %6.1f us %5.1f GB/s | cold %6.1f us "
+                bench_decode(c, matmul, type, s, pool, 1, runs * 20, decode_rows, x, y, &hot, &hot_read);
+                bench_decode(c, matmul, type, s, pool, copies, runs, decode_rows, x, y, &cold, &cold_read);
+                printf("decode  %-7s K=%-5lld N=%-5lld M=%-3lld %5.1f MB: hot %6.1f us %5.1f GB/s | cold %6.1f us "
                        "%5.1f GB/s, plain read %5.1f GB/s: %3.0f%%\n",
-                       name, (long long)s.K, (long long)s.N, bytes / 1e6, hot, bytes / hot * 1e-3, cold,
+                       name, (long long)s.K, (long long)s.N, (long long)decode_rows, bytes / 1e6, hot, bytes / hot * 1e-3, cold,
                        bytes / cold * 1e-3, bytes / cold_read * 1e-3, 100.0 * cold_read / cold);
             }
             if (!only_decode) {

@@ -3,7 +3,8 @@
 # batch (two chunks: the sanitizer build aborted on it before the logits
 # pointer fix), `--parallel` with a list of counts (a table row and a JSON
 # object per count and test, "n_parallel", "avg_ts_per_seq" = avg_ts / P),
-# and the usage errors of --parallel.
+# the usage errors of --parallel, and -d (--n-depth): tests named
+# "ppN @ dD", "n_depth" in JSON, depth + test beyond the context refused.
 set -u
 export LC_ALL=C
 # shellcheck source=cli_checks.sh
@@ -47,5 +48,20 @@ check "an empty count is a usage error" rc 2
 bench -p 1024 -n 1024 -np 2
 check "sequences beyond the model's context fail" rc 2
 check "the message names the cells" grep -q 'need 4096 cells' "$TMP/err"
+
+bench -p 16 -n 4 -d 100 --json
+check "-d 100 runs" rc 0
+check "pp16 at depth 100 in JSON" grep -q '"test": "pp16", .*"n_depth": 100,' "$TMP/out"
+check "tg4 at depth 100 in JSON" grep -q '"test": "tg4", .*"n_depth": 100,' "$TMP/out"
+bench -p 16 -n 0 --n-depth 30
+check "--n-depth table runs" rc 0
+check "table names the depth" grep -q '| pp16 @ d30 |' "$TMP/out"
+bench -p 8 -n 0
+check "no depth: n_depth 0 is not in the name" grep -q '| pp8 |' "$TMP/out"
+bench -p 512 -n 0 -d 1600
+check "depth + prompt beyond the context fails" rc 2
+check "the message names the tokens" grep -q '2113 tokens do not fit' "$TMP/err"
+bench -d 10 -np 2
+check "-d with --parallel is a usage error" rc 2
 
 checks_summary test_bench_cli

@@ -8,7 +8,11 @@
  * sequences each get a prompt of -p random tokens, all decoded in one batch
  * (ppN: P*N tokens / time), then -n tokens each, one step of P tokens at a
  * time after the prompts (tgN: aggregate P*N tokens / time, and per
- * sequence). */
+ * sequence).
+ * With -d N (llama-bench's --n-depth): each test runs after N tokens are
+ * already in the cache, as in a long chat or a large source file. The N
+ * tokens are decoded once per test, untimed; before every repetition the
+ * cache is cut back to them, so each run starts from the same N cells. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +21,7 @@
 #include "cli.h"
 
 static const char usage_text[] =
-    "usage: llamac bench -m FILE [-p N] [-n N] [-r N] [-t N] [--batch N] [--kv-type T] [--json]\n"
+    "usage: llamac bench -m FILE [-p N] [-n N] [-d N] [-r N] [-t N] [--batch N] [--kv-type T] [--json]\n"
     "\n"
     "Measures prompt processing (ppN) and generation (tgN) in tokens per second,\n"
     "with the same method as llama.cpp's llama-bench.\n"
@@ -25,6 +29,8 @@ static const char usage_text[] =
     "  -m, --model FILE  GGUF model (required)\n"
     "  -p, --n-prompt N  prompt tokens for the pp test; 0 skips it (default 512)\n"
     "  -n, --n-gen N     generated tokens for the tg test; 0 skips it (default 128)\n"
+    "  -d, --n-depth N   tokens already in the cache when each test starts (default 0);\n"
+    "                    the test is named e.g. pp512 @ d4096 (JSON: \"n_depth\")\n"
     "  -r, --reps N      repetitions per test (default 5)\n"
     "  -t, --threads N   threads (default: physical cores)\n"
     "      --batch N     prefill batch size (default 512)\n"
@@ -45,7 +51,7 @@ static const char usage_text[] =
 
 typedef struct bench_options {
     const char *model;
-    int64_t n_prompt, n_gen, reps;
+    int64_t n_prompt, n_gen, n_depth, reps;
     int32_t parallel[BENCH_PARALLEL_MAX]; /* --parallel: sequence counts to run */
     int n_parallel_runs;
     llamac_context_params cp;
@@ -56,7 +62,7 @@ typedef struct bench_options {
 
 typedef struct bench_result {
     const char *test_kind; /* "pp" or "tg" */
-    int64_t n_prompt, n_gen;
+    int64_t n_prompt, n_gen, n_depth;
     double avg_ts, stddev_ts, avg_ns, stddev_ns;
     int32_t n_parallel;    /* 0: a plain test; else sequences decoded together (ts aggregate) */
 } bench_result;
@@ -94,6 +100,7 @@ static int parse(int argc, char **argv, bench_options *o) {
         else if (!strcmp(a, "-m") || !strcmp(a, "--model")) { if (!(o->model = cli_value("bench", argc, argv, &i))) return CLI_USAGE; }
         else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) { INT(0, 1 << 20); o->n_prompt = iv; }
         else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) { INT(0, 1 << 20); o->n_gen = iv; }
+        else if (!strcmp(a, "-d") || !strcmp(a, "--n-depth")) { INT(0, 1 << 20); o->n_depth = iv; }
         else if (!strcmp(a, "-r") || !strcmp(a, "--reps")) { INT(1, 1000); o->reps = iv; }
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { INT(1, 1024); o->cp.n_threads = (int32_t)iv; }
         else if (!strcmp(a, "--batch")) { INT(1, 1 << 16); o->cp.n_batch = (int32_t)iv; }
@@ -113,21 +120,44 @@ static int parse(int argc, char **argv, bench_options *o) {
 #undef INT
     }
     if (!o->model) return cli_error("bench", CLI_USAGE, "no model given: use -m FILE");
+    if (o->n_depth > 0 && o->n_parallel_runs > 0)
+        return cli_error("bench", CLI_USAGE, "--n-depth and --parallel cannot be combined");
     return CLI_OK;
 }
 
-/* One timed run: n tokens either as one prompt (batched) or one by one. */
-static int run_once(llamac_context *ctx, const llamac_model *m, int64_t n, bool prompt, uint64_t *seed,
-                    llamac_token *toks, int64_t *elapsed_us) {
-    llamac_error err = {{0}};
+static void random_tokens(const llamac_model *m, uint64_t *seed, llamac_token *toks, int64_t n) {
     const int32_t n_vocab = llamac_n_vocab(m);
-    llamac_token bos = llamac_token_bos(m);
     for (int64_t i = 0; i < n; i++) {
         *seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
         toks[i] = (llamac_token)((*seed >> 33) % (uint64_t)n_vocab);
     }
-    if (bos >= 0) toks[0] = bos;
+}
+
+/* The -d tokens every repetition of a test starts after (BOS first),
+ * decoded once, untimed. */
+static int fill_depth(llamac_context *ctx, const llamac_model *m, int64_t depth, uint64_t *seed) {
     llamac_kv_truncate(ctx, 0);
+    if (depth == 0) return CLI_OK;
+    llamac_token *toks = malloc(sizeof *toks * (size_t)depth);
+    if (!toks) return cli_error("bench", CLI_FAIL, "out of memory");
+    random_tokens(m, seed, toks, depth);
+    if (llamac_token_bos(m) >= 0) toks[0] = llamac_token_bos(m);
+    llamac_error err = {{0}};
+    int rc = llamac_decode(ctx, toks, (int32_t)depth, false, &err) < 0 ? cli_error("bench", CLI_FAIL, "%s", err.msg)
+                                                                      : CLI_OK;
+    free(toks);
+    return rc;
+}
+
+/* One timed run after `depth` cached tokens: n tokens either as one
+ * prompt (batched) or one by one. */
+static int run_once(llamac_context *ctx, const llamac_model *m, int64_t depth, int64_t n, bool prompt,
+                    uint64_t *seed, llamac_token *toks, int64_t *elapsed_us) {
+    llamac_error err = {{0}};
+    random_tokens(m, seed, toks, n);
+    llamac_token bos = llamac_token_bos(m);
+    if (bos >= 0 && depth == 0) toks[0] = bos;
+    llamac_kv_truncate(ctx, (int32_t)depth);
     int64_t t0 = llamac_time_us();
     if (prompt) {
         if (llamac_decode(ctx, toks, (int32_t)n, false, &err) < 0) return cli_error("bench", CLI_FAIL, "%s", err.msg);
@@ -161,9 +191,10 @@ static int run_test(llamac_context *ctx, const llamac_model *m, const bench_opti
     if (!toks || !ts || !ns) { free(toks); free(ts); free(ns); return cli_error("bench", CLI_FAIL, "out of memory"); }
     uint64_t seed = 1234;
     int64_t us;
-    int rc = run_once(ctx, m, prompt ? n : 1, prompt, &seed, toks, &us); /* warm-up */
+    int rc = fill_depth(ctx, m, o->n_depth, &seed);
+    if (rc == CLI_OK) rc = run_once(ctx, m, o->n_depth, prompt ? n : 1, prompt, &seed, toks, &us); /* warm-up */
     for (int64_t i = 0; i < o->reps && rc == CLI_OK; i++) {
-        rc = run_once(ctx, m, n, prompt, &seed, toks, &us);
+        rc = run_once(ctx, m, o->n_depth, n, prompt, &seed, toks, &us);
         ns[i] = (double)us * 1e3;
         ts[i] = (double)n * 1e9 / (ns[i] > 0 ? ns[i] : 1);
     }
@@ -172,6 +203,7 @@ static int run_test(llamac_context *ctx, const llamac_model *m, const bench_opti
         r->test_kind = prompt ? "pp" : "tg";
         r->n_prompt = prompt ? n : 0;
         r->n_gen = prompt ? 0 : n;
+        r->n_depth = o->n_depth;
         r->n_parallel = 0;
     }
     free(toks); free(ts); free(ns);
@@ -252,12 +284,14 @@ static int run_parallel(llamac_model *m, const bench_options *o, int32_t P, benc
     if (rc == CLI_OK && o->n_prompt > 0) {
         bench_result *r = &results[(*n_results)++];
         summarize(r, pp_ts, pp_ns, o->reps);
-        *r = (bench_result){"pp", o->n_prompt, 0, r->avg_ts, r->stddev_ts, r->avg_ns, r->stddev_ns, P};
+        *r = (bench_result){.test_kind = "pp", .n_prompt = o->n_prompt, .avg_ts = r->avg_ts, .stddev_ts = r->stddev_ts,
+                            .avg_ns = r->avg_ns, .stddev_ns = r->stddev_ns, .n_parallel = P};
     }
     if (rc == CLI_OK && o->n_gen > 0) {
         bench_result *r = &results[(*n_results)++];
         summarize(r, tg_ts, tg_ns, o->reps);
-        *r = (bench_result){"tg", 0, o->n_gen, r->avg_ts, r->stddev_ts, r->avg_ns, r->stddev_ns, P};
+        *r = (bench_result){.test_kind = "tg", .n_gen = o->n_gen, .avg_ts = r->avg_ts, .stddev_ts = r->stddev_ts,
+                            .avg_ns = r->avg_ns, .stddev_ns = r->stddev_ns, .n_parallel = P};
     }
     *kernels = llamac_context_kernels(ctx);
     free(ts);
@@ -279,9 +313,11 @@ static void print_table(const llamac_model_desc *d, const bench_result *r, int n
             snprintf(per_seq, sizeof per_seq, " %.2f |", r[i].avg_ts / (r[i].n_parallel > 0 ? r[i].n_parallel : 1));
         else if (parallel)
             snprintf(per_seq, sizeof per_seq, " - |");
-        printf("| %s %s | %.2f MiB | %.2f M | CPU (%s) | %d |%s %s%lld | %.2f ± %.2f |%s\n", d->arch, d->file_type,
+        char depth[32] = "";
+        if (r[i].n_depth > 0) snprintf(depth, sizeof depth, " @ d%lld", (long long)r[i].n_depth);
+        printf("| %s %s | %.2f MiB | %.2f M | CPU (%s) | %d |%s %s%lld%s | %.2f ± %.2f |%s\n", d->arch, d->file_type,
                (double)d->weight_bytes / 1048576.0, (double)d->n_params / 1e6, kernels, threads, par,
-               r[i].test_kind, (long long)(r[i].n_prompt + r[i].n_gen), r[i].avg_ts, r[i].stddev_ts, per_seq);
+               r[i].test_kind, (long long)(r[i].n_prompt + r[i].n_gen), depth, r[i].avg_ts, r[i].stddev_ts, per_seq);
     }
 }
 
@@ -296,12 +332,12 @@ static void print_json(const bench_options *o, const llamac_model_desc *d, const
         printf("  {\"build\": \"llamac %s\", \"backends\": \"CPU\", \"kernels\": \"%s\", "
                "\"model_filename\": \"%s\", \"model_type\": \"%s %s\", "
                "\"model_size\": %llu, \"model_n_params\": %llu, \"n_batch\": %d, \"n_threads\": %d, "
-               "\"type_k\": \"%s\", \"test\": \"%s%lld\", \"n_prompt\": %lld, \"n_gen\": %lld, "
+               "\"type_k\": \"%s\", \"test\": \"%s%lld\", \"n_prompt\": %lld, \"n_gen\": %lld, \"n_depth\": %lld, "
                "\"avg_ns\": %.0f, \"stddev_ns\": %.0f, \"avg_ts\": %.6f, \"stddev_ts\": %.6f%s}%s\n",
                LLAMAC_VERSION, kernels, o->model, d->arch, d->file_type, (unsigned long long)d->weight_bytes,
                (unsigned long long)d->n_params, n_batch, threads, o->cp.kv_type == LLAMAC_KV_F32 ? "f32" : o->cp.kv_type == LLAMAC_KV_Q8_0 ? "q8_0" : "f16",
                r[i].test_kind, (long long)(r[i].n_prompt + r[i].n_gen), (long long)r[i].n_prompt,
-               (long long)r[i].n_gen, r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, par, i + 1 < n ? "," : "");
+               (long long)r[i].n_gen, (long long)r[i].n_depth, r[i].avg_ns, r[i].stddev_ns, r[i].avg_ts, r[i].stddev_ts, par, i + 1 < n ? "," : "");
     }
     printf("]\n");
 }
@@ -331,7 +367,7 @@ int cmd_bench(int argc, char **argv) {
             n += got;
         }
     } else {
-        int64_t need = (o.n_prompt > o.n_gen ? o.n_prompt : o.n_gen) + 1;
+        int64_t need = o.n_depth + (o.n_prompt > o.n_gen ? o.n_prompt : o.n_gen) + 1;
         if (need > d.n_ctx_train) {
             llamac_model_free(m);
             return cli_error("bench", CLI_USAGE, "%lld tokens do not fit the model's context of %d", (long long)need,
