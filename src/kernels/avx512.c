@@ -8,9 +8,10 @@
  *
  * What AVX-512 changes against the AVX2 x8 kernels:
  *   - one zmm holds two groups of 8 weight rows: lanes 0-7 group a, lanes
- *     8-15 group b. Prefill pairs neighbouring groups (g, g+1); decode pairs
- *     g with g + half of the call's groups, so each thread reads two memory
- *     streams. One activation broadcast then serves 16 rows;
+ *     8-15 group b. Streaming from DRAM, group g is paired with g + half
+ *     of the call's groups, so each thread reads two memory streams; in
+ *     prefill neighbours are paired. One activation broadcast then serves
+ *     16 rows;
  *   - VNNI's vpdpbusd multiplies unsigned by signed bytes and adds the four
  *     products of each lane straight into int32: one instruction for the
  *     AVX2 maddubs + madd + add, and no int16 intermediate to keep in range;
@@ -459,10 +460,14 @@ LC_TILE_4X4_FN(tile_bf16, bf16_kernel)
 
 /* ------------------------------------------------------------ tile calls */
 
-/* The groups of a call in pairs: decode (mr == 1) pairs group g with
- * g + half (two memory streams per thread), prefill pairs neighbours; an
- * odd last group runs paired with itself and only its half is stored. The
- * activation rows go MR at a time, the rest in one smaller call. */
+/* The groups of a call in pairs. A call longer than a prefill chunk (32
+ * rows, kernels/compute.c) streams from DRAM: decode, or a few sequences
+ * decoding together; it pairs group g with g + half, so that a thread reads
+ * two memory streams, each running forward through the call's rows. A
+ * prefill chunk, already in L2, pairs neighbours (far pairs there cost 3-7%
+ * of pp512 on 1B Q4_0). An odd last group runs paired with itself and only
+ * its half is stored. The activation rows go MR at a time, the rest in one
+ * smaller call. */
 #define X16_TILE_FN(fname, kernel, block_type, block_elems, MR)                                                \
     static void fname##_pair(int64_t nb, const block_type *wa, const block_type *wb, const uint8_t *A,           \
                              size_t as, int mr, float *ya, float *yb, int64_t ldy) {                             \
@@ -487,9 +492,10 @@ LC_TILE_4X4_FN(tile_bf16, bf16_kernel)
         const int64_t nb = K / (block_elems), n_groups = nr / LC_X8_ROWS;                                       \
         const size_t group_bytes = (size_t)LC_X8_ROWS * ws;                                                     \
         const uint8_t *w = W;                                                                                    \
-        const int64_t n_pairs = n_groups / 2, step = mr == 1 ? n_pairs : 1;                                      \
+        const int64_t n_pairs = n_groups / 2;                                                                    \
+        const bool streams = mr == 1 || nr > 32;                                                                 \
         for (int64_t p = 0; p < n_pairs; p++) {                                                                  \
-            const int64_t ga = mr == 1 ? p : 2 * p, gb = ga + step;                                              \
+            const int64_t ga = streams ? p : 2 * p, gb = streams ? p + n_pairs : 2 * p + 1;                      \
             fname##_pair(nb, (const block_type *)(w + (size_t)ga * group_bytes),                                 \
                          (const block_type *)(w + (size_t)gb * group_bytes), A, as, mr, y + ga * LC_X8_ROWS,     \
                          y + gb * LC_X8_ROWS, ldy);                                                              \

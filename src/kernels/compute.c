@@ -197,7 +197,13 @@ static void matmul_chunks(void *arg, int ith, int nth) {
 
 /* Rows per chunk: decode wants enough chunks per thread to even out a
  * preempted thread; prefill wants a chunk of weights that stays in L2
- * while all activation tiles pass over it. Multiples of 8 keep the
+ * while all activation tiles pass over it. A few rows (several sequences
+ * decoding together, M <= LC_TILE_M) are one tile call per chunk, so each
+ * weight byte is read once as in decode, and they take decode's long
+ * chunks: with prefill's 32-row chunks the two threads hop between short
+ * stretches of the matrix and the hardware prefetchers never get going
+ * (1B Q4_0 2048 x 8192, 2 threads, from DRAM: 4 rows 558 -> 285 us, 8 rows
+ * 717 -> 479 us; bench/kernel_bench -m, bench/results/2026-12-03-small-m.md). Multiples of 8 keep the
  * kernels' row groups (and x8 groups) whole. Float weights take 24: the
  * AVX2 float tiles cover 3 weight rows at a time (4 on AVX-512), and a
  * chunk of 32 left 2 rows per chunk to the slow one-row kernel (1B F16
@@ -211,7 +217,8 @@ static int64_t chunk_rows_for(int64_t N, int64_t M, int wtype, int n_threads) {
 #define LC_PREFILL_CHUNK_FLOAT 24
 #endif
     const bool is_float = wtype == LC_TYPE_F32 || wtype == LC_TYPE_F16 || wtype == LC_TYPE_BF16;
-    int64_t target = M == 1 ? N / ((int64_t)n_threads * 8) : is_float ? LC_PREFILL_CHUNK_FLOAT : LC_PREFILL_CHUNK;
+    const bool streams = M <= LC_TILE_M && !is_float; /* float tiles pass over a chunk per 4 rows */
+    int64_t target = streams ? N / ((int64_t)n_threads * 8) : is_float ? LC_PREFILL_CHUNK_FLOAT : LC_PREFILL_CHUNK;
     if (target < 16) target = 16;
     if (target > 512) target = 512;
     return (target + 7) / 8 * 8;

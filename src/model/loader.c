@@ -334,12 +334,17 @@ static void repack_one(llamac_model *m, lc_weight *w, lc_isa isa) {
     m->repacked_bytes += (uint64_t)w->row_size * (uint64_t)w->ne1;
 }
 
-/* The LM head is a matrix-vector product even in prefill (only the last
- * position's logits are needed), so it is regrouped only for types whose
- * x8 decode is faster than the plain kernel's. Q6_K's is not (AVX2,
- * bench/kernel_bench -T q6_K,q6_K_x8 -s 2048x128256 -d: 31.5 vs 29.1 GB/s
- * with 2 threads); its plain kernel already reads 4 rows at a time. */
-static bool x8_pays_for_lm_head(int type) { return type != LC_TYPE_Q6_K; }
+/* The LM head is a matrix-vector product in prefill and single-sequence
+ * decode (only the last position's logits are needed), and a product of a
+ * few rows when several sequences decode together, so it is regrouped only
+ * where the x8 kernel is at least as fast as the plain one for one row. For
+ * Q6_K that is AVX-512 (two threads, Zen 5, from DRAM, share of a plain
+ * read of the same bytes: x8 95-114%, plain 84-88%; 8 rows: equal), not
+ * AVX2 (bench/kernel_bench -T q6_K,q6_K_x8 -s 2048x128256 -d: 29.1 vs
+ * 31.5 GB/s), whose plain kernel already reads 4 rows at a time. */
+static bool x8_pays_for_lm_head(int type, lc_isa isa) {
+    return type != LC_TYPE_Q6_K || isa == LC_ISA_AVX512 || isa == LC_ISA_AVX512_BF16;
+}
 
 static void repack_weights(llamac_model *m) {
     const int64_t t0 = llamac_time_us();
@@ -349,7 +354,7 @@ static void repack_weights(llamac_model *m) {
         lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) repack_one(m, mats[i], isa);
     }
-    if (x8_pays_for_lm_head(m->output.type)) {
+    if (x8_pays_for_lm_head(m->output.type, isa)) {
         if (m->output.data != m->tok_embd.data) {
             repack_one(m, &m->output, isa);
         } else { /* tied: the embedding lookup then unpacks its rows */
