@@ -11,5 +11,5 @@ if [ ! -f node_modules/openai/package.json ]; then
   echo "SKIP: the openai client is not installed (run: npm ci --prefix tests)"; exit 77
 fi
 # the nginx scale-out test has its own script (test_server_nginx.sh)
-exec node --test --test-concurrency=2 server/api.test.mjs server/load.test.mjs server/disconnect.test.mjs \
+exec node --test --test-concurrency=2 server/api.test.mjs server/load.test.mjs server/disconnect.test.mjs server/loading.test.mjs \
   server/bad_input.test.mjs server/grammar.test.mjs

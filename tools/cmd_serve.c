@@ -35,6 +35,7 @@ static const char usage_text[] =
     "      --mmap              map the model file instead of reading it\n"
     "      --no-repack         keep the file's weight layout\n"
     "      --debug-step-delay MS  sleep MS ms after each decode step (for tests)\n"
+    "      --debug-load-delay MS  wait MS ms before loading the model (for tests)\n"
     "\n"
     "Engine options (the sampling ones are the defaults for fields a request\n"
     "leaves out; without --seed each request gets a random seed). --ctx is the\n"
@@ -93,6 +94,7 @@ static int parse_args(int argc, char **argv, srv_config *cfg, char **key_owned) 
         else if (!strcmp(a, "--mmap")) cfg->mmap = true;
         else if (!strcmp(a, "--no-repack")) cfg->no_repack = true;
         else if (!strcmp(a, "--debug-step-delay")) { INT(0, 10000); cfg->step_delay_ms = (int)iv; }
+        else if (!strcmp(a, "--debug-load-delay")) { INT(0, 60000); cfg->load_delay_ms = (int)iv; }
         else return cli_error("serve", CLI_USAGE, "unknown option '%s' (see llamac serve --help)", a);
 #undef VALUE
 #undef INT

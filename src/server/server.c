@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server/internal.h"
 
@@ -128,6 +129,7 @@ int srv_run(const srv_config *cfg) {
     }
     fprintf(stderr, "llamac serve: listening on http://%s:%d\n", s->cfg.host, s->port);
     int64_t t0 = llamac_time_us();
+    if (s->cfg.load_delay_ms > 0) usleep((useconds_t)s->cfg.load_delay_ms * 1000u);
     if (!load(s, &err) || pthread_create(&s->scheduler, NULL, srv_scheduler_main, s) != 0) {
         fprintf(stderr, "llamac serve: %s\n", err.msg[0] ? err.msg : "cannot start the scheduler thread");
         destroy(s);

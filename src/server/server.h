@@ -30,6 +30,7 @@ typedef struct srv_config {
     size_t n_cors_origins;
     size_t max_body_bytes;       /* larger request bodies are a 413 */
     int step_delay_ms;           /* testing: sleep after each decode step */
+    int load_delay_ms;           /* testing: sleep before loading the model (503 meanwhile) */
     const char *isa;             /* kernel table, as for run */
     bool mmap, no_repack;
     llamac_context_params ctx;   /* n_ctx is the context of one slot */

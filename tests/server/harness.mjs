@@ -14,8 +14,9 @@ if (!BIN) throw new Error('LLAMAC_BIN must name the llamac executable');
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Starts `llamac serve` with extra arguments; resolves once /health is 200.
-export async function startServer(args = []) {
+// Starts `llamac serve` with extra arguments; resolves once /health is 200
+// (or, with waitReady false, as soon as the server listens).
+export async function startServer(args = [], { waitReady = true } = {}) {
   const proc = spawn(BIN, ['serve', '-m', MODEL, '--port', '0', '-t', '1', ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -33,7 +34,7 @@ export async function startServer(args = []) {
     proc.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${log}`)));
   });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 600; i++) {
+  for (let i = 0; i < 600 && waitReady; i++) {
     const r = await request(url, 'GET', '/health').catch(() => null);
     if (r && r.status === 200) break;
     await sleep(50);
