@@ -94,6 +94,12 @@ typedef struct llamac_model_params {
                                     environment variable names. The load fails if the
                                     name is unknown or this CPU cannot run it.
                                     Contexts of the model use the same table. */
+    bool f16_as_bf16;            /* convert F16 weight matrices to BF16 in place at
+                                    load (same size; not with use_mmap): on CPUs with
+                                    AVX-512 BF16, vdpbf16ps runs them faster in
+                                    prefill. Costs precision: BF16 keeps 8 bits of
+                                    mantissa where F16 keeps 11 (README, "F16 as
+                                    BF16", gives the measured logit difference) */
 } llamac_model_params;
 
 llamac_model_params llamac_model_default_params(void);

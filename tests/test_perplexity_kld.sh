@@ -5,7 +5,7 @@
 # stories260K and of tiny-llama3 score KLD > 0 in that order; a base made from
 # another model or another text, at another --ctx, or truncated is refused with
 # one line; a text shorter than two chunks is refused with the lengths; a
-# failed run leaves no base file behind.
+# failed run leaves no base file behind; --f16-as-bf16 costs a little KLD.
 # Run from tests/ with LLAMAC_BIN set (ctest does both).
 set -u
 B=${LLAMAC_BIN:?LLAMAC_BIN must point at the llamac binary}
@@ -123,6 +123,22 @@ run 0 -m "$T/tl3-f32.gguf" --kl-divergence "$T/tl3.kld"
 check "tiny-llama3 self: mean KLD 0" eq "$(stat 'Mean    KLD')" 0.000000
 check "tiny-llama3 self: 100% same top" eq "$(stat 'Same top p')" 100.000
 ordered tiny-llama3 "$T/tl3" "$T/tl3.kld"
+
+# --- --f16-as-bf16: an F16 copy converted to BF16 at load scores a KLD above the
+# F16 copy's (3 mantissa bits fewer) and below q8_0's; with --mmap it is refused
+"$B" convert data/tiny-llama3 -o "$T/tl3-f16.gguf" -t f16 >/dev/null 2>&1
+run 0 -m "$T/tl3-f16.gguf" --kl-divergence "$T/tl3.kld"
+k16=$(stat 'Mean    KLD')
+run 0 -m "$T/tl3-f16.gguf" --kl-divergence "$T/tl3.kld" --f16-as-bf16
+kbf=$(stat 'Mean    KLD')
+run 0 -m "$T/tl3-q8_0.gguf" --kl-divergence "$T/tl3.kld"
+kq8=$(stat 'Mean    KLD')
+echo "tiny-llama3: KLD f16 $k16, f16 as bf16 $kbf, q8_0 $kq8"
+check "KLD(f16) < KLD(f16 as bf16)" lt "$k16" "$kbf"
+check "KLD(f16 as bf16) < KLD(q8_0) / 4" lt "$kbf" "$(awk -v k="$kq8" 'BEGIN { print k / 4 }')"
+"$B" run -m "$T/tl3-f16.gguf" --f16-as-bf16 --mmap -p hi -n 1 >"$T/out" 2>"$T/err"
+check "--f16-as-bf16 with --mmap: exit 1" eq "$?" 1
+check "--f16-as-bf16 with --mmap: the reason" grep -q "needs the model read into memory, not mapped" "$T/err"
 
 # --- a base made from another model (another vocabulary) is refused, both ways
 run 1 -m "$T/tl3-f32.gguf" --kl-divergence "$T/s.kld"

@@ -119,6 +119,7 @@ llamac_model *cli_load_model(const char *cmd, const char *path, const cli_model_
     mp.progress_user = &bar;
     mp.use_mmap = o->mmap;
     mp.no_repack = o->no_repack;
+    mp.f16_as_bf16 = o->f16_as_bf16;
     mp.isa = o->isa;
     llamac_model *m = llamac_model_load(path, &mp, &err);
     cli_progress_done(&bar);

@@ -67,7 +67,7 @@ void cli_progress_done(cli_progress *p);
  * --no-repack; llamac_model_params has the details). */
 typedef struct cli_model_opts {
     const char *isa; /* NULL: the best this CPU runs */
-    bool mmap, no_repack;
+    bool mmap, no_repack, f16_as_bf16;
 } cli_model_opts;
 #define CLI_LOAD_OPTIONS_HELP                                                                 \
     "      --mmap              map the model file instead of reading it into huge-page\n"    \
@@ -75,7 +75,9 @@ typedef struct cli_model_opts {
     "                          slower decode)\n"                                              \
     "      --no-repack         keep the file's weight layout (by default Q4_0, Q8_0,\n"      \
     "                          Q4_K and Q6_K matrices are regrouped 8 rows at a time\n"      \
-    "                          for faster kernels)\n"
+    "                          for faster kernels)\n"                                      \
+    "      --f16-as-bf16       convert F16 weights to BF16 at load: faster prefill with\n"  \
+    "                          AVX-512 BF16, 3 fewer mantissa bits (not with --mmap)\n"
 
 /* Loads a model with a progress bar on a terminal; NULL after printing
  * "llamac CMD: why". */

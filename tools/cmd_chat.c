@@ -66,7 +66,7 @@ typedef struct chat_options {
     const char *stops[MAX_STOPS];
     size_t n_stops;
     int64_t n_predict;
-    bool verbose, mmap, no_repack;
+    bool verbose, mmap, no_repack, f16_as_bf16;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
     cli_grammar_opts grammar;
@@ -104,6 +104,7 @@ static int parse_args(int argc, char **argv, chat_options *o) {
         else if (!strcmp(a, "--system")) { VALUE(); o->system = v; }
         else if (!strcmp(a, "--mmap")) o->mmap = true;
         else if (!strcmp(a, "--no-repack")) o->no_repack = true;
+        else if (!strcmp(a, "--f16-as-bf16")) o->f16_as_bf16 = true;
         else if (!strcmp(a, "--chat-template")) { VALUE(); o->template_name = v; }
         else if (!strcmp(a, "--stop")) {
             VALUE();
@@ -639,7 +640,7 @@ static int check_template(const char *name) {
 static int session_open(chat_session *s) {
     llamac_error err = {{0}};
     if (s->opt.template_name && check_template(s->opt.template_name) != CLI_OK) return CLI_USAGE;
-    const cli_model_opts load = {.isa = s->opt.isa, .mmap = s->opt.mmap, .no_repack = s->opt.no_repack};
+    const cli_model_opts load = {.isa = s->opt.isa, .mmap = s->opt.mmap, .no_repack = s->opt.no_repack, .f16_as_bf16 = s->opt.f16_as_bf16};
     s->model = cli_load_model("chat", s->opt.model, &load);
     if (!s->model) return CLI_FAIL;
 

@@ -41,6 +41,7 @@ static const char usage_text[] =
     "      --kv-type TYPE          KV cache type: f16 (default), f32 or q8_0\n"
     "      --isa NAME              kernels: avx512-bf16, avx512, avx2, neon-dotprod, neon\n"
     "                              or scalar (default: the best this CPU runs)\n"
+    "      --f16-as-bf16           convert F16 weights to BF16 at load (see llamac run --help)\n"
     "      --kl-divergence-base F  also write the model's log-probabilities of the scored\n"
     "                              positions to F (format: docs/kld-format.md)\n"
     "      --kl-divergence F       compare this model with the base file F: KL divergence,\n"
@@ -186,6 +187,7 @@ typedef struct ppl_options {
     bool ctx_given;
     llamac_context_params cp;
     const char *isa;
+    bool f16_as_bf16;
     const char *kld_base_out; /* --kl-divergence-base */
     const char *kld_base_in;  /* --kl-divergence */
 } ppl_options;
@@ -208,6 +210,7 @@ static int parse(int argc, char **argv, ppl_options *o) {
         else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) { INT(1, 1024); o->cp.n_threads = (int32_t)iv; }
         else if (!strcmp(a, "--kv-type")) { VALUE(v); if (!cli_parse_kv_type(CMD, v, &o->cp.kv_type)) return CLI_USAGE; }
         else if (!strcmp(a, "--isa")) VALUE(o->isa);
+        else if (!strcmp(a, "--f16-as-bf16")) o->f16_as_bf16 = true;
         else if (!strcmp(a, "--kl-divergence-base")) VALUE(o->kld_base_out);
         else if (!strcmp(a, "--kl-divergence")) VALUE(o->kld_base_in);
         else return cli_error(CMD, CLI_USAGE, "unknown option '%s' (see llamac perplexity --help)", a);
@@ -580,7 +583,7 @@ static int open_base_in(ppl_run *r, const char *text, size_t len) {
 }
 
 static int load_model(ppl_run *r) {
-    const cli_model_opts load = {.isa = r->o->isa};
+    const cli_model_opts load = {.isa = r->o->isa, .f16_as_bf16 = r->o->f16_as_bf16};
     r->model = cli_load_model(CMD, r->o->model, &load);
     if (!r->model) return CLI_FAIL;
     r->n_vocab = llamac_n_vocab(r->model);

@@ -43,7 +43,7 @@ typedef struct run_options {
     int64_t n_predict;
     llamac_sampler_params sampling;
     llamac_context_params ctx;
-    bool special, ignore_eos, print_ids, display_prompt, chat, mmap, no_repack;
+    bool special, ignore_eos, print_ids, display_prompt, chat, mmap, no_repack, f16_as_bf16;
     const char *system;
     const char *chat_template;
     const char *stops[16];
@@ -88,6 +88,7 @@ static int parse_args(int argc, char **argv, run_options *o) {
         else if (!strcmp(a, "--no-display-prompt")) o->display_prompt = false;
         else if (!strcmp(a, "--mmap")) o->mmap = true;
         else if (!strcmp(a, "--no-repack")) o->no_repack = true;
+        else if (!strcmp(a, "--f16-as-bf16")) o->f16_as_bf16 = true;
         else return cli_error("run", CLI_USAGE, "unknown option '%s' (see llamac run --help)", a);
 #undef VALUE
 #undef INT
@@ -280,7 +281,7 @@ int cmd_run(int argc, char **argv) {
 
     llamac_error err = {{0}};
     int64_t t0 = llamac_time_us();
-    const cli_model_opts load = {.isa = o.isa, .mmap = o.mmap, .no_repack = o.no_repack};
+    const cli_model_opts load = {.isa = o.isa, .mmap = o.mmap, .no_repack = o.no_repack, .f16_as_bf16 = o.f16_as_bf16};
     s.model = cli_load_model("run", o.model, &load);
     if (!s.model) { run_state_free(&s); return CLI_FAIL; }
     s.ctx = llamac_context_create(s.model, &o.ctx, &err);

@@ -346,6 +346,30 @@ static bool x8_pays_for_lm_head(int type, lc_isa isa) {
     return type != LC_TYPE_Q6_K || isa == LC_ISA_AVX512 || isa == LC_ISA_AVX512_BF16;
 }
 
+/* F16 -> BF16 in place, element by element (round to nearest even; every
+ * F16 value is in BF16's range, so only mantissa bits are lost). */
+static void f16_matrix_to_bf16(lc_weight *w) {
+    uint16_t *v = (uint16_t *)w->data; /* writable: the file was read into memory */
+    const size_t n = (size_t)w->ne0 * (size_t)w->ne1;
+    for (size_t i = 0; i < n; i++) v[i] = lc_f32_to_bf16(lc_f16_to_f32(v[i]));
+    w->type = LC_TYPE_BF16;
+}
+
+/* llamac_model_params.f16_as_bf16: every F16 matrix becomes BF16. A tied
+ * LM head shares the embedding's bytes, which are converted once. */
+static void convert_f16_to_bf16(llamac_model *m) {
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        lc_layer *L = &m->layers[il];
+        lc_weight *mats[] = {&L->wq, &L->wk, &L->wv, &L->wo, &L->w_gate, &L->w_up, &L->w_down};
+        for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++)
+            if (mats[i]->type == LC_TYPE_F16) f16_matrix_to_bf16(mats[i]);
+    }
+    const bool tied = m->output.data == m->tok_embd.data;
+    if (m->tok_embd.type == LC_TYPE_F16) f16_matrix_to_bf16(&m->tok_embd);
+    if (tied) m->output.type = m->tok_embd.type;
+    else if (m->output.type == LC_TYPE_F16) f16_matrix_to_bf16(&m->output);
+}
+
 static void repack_weights(llamac_model *m) {
     const int64_t t0 = llamac_time_us();
     const lc_isa isa = m->isa;
@@ -372,6 +396,10 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     if (!m) { lc_fail(err, "out of memory"); return NULL; }
     lc_isa isa = lc_isa_default();
     if (params->isa && lc_isa_parse(params->isa, &isa, err) < 0) goto fail;
+    if (params->f16_as_bf16 && params->use_mmap) {
+        lc_fail(err, "%s: converting F16 weights to BF16 needs the model read into memory, not mapped", path);
+        goto fail;
+    }
     m->isa = isa;
     if (params->use_mmap || params->vocab_only) {
         if (lc_gguf_open(path, &m->gguf, err) < 0) goto fail;
@@ -396,7 +424,8 @@ llamac_model *llamac_model_load(const char *path, const llamac_model_params *par
     }
     if (bind_weights(m, err) < 0) goto fail;
     if (params->use_mmap) prefault_weights(m, params);
-    else if (!params->no_repack) repack_weights(m);
+    if (params->f16_as_bf16 && !params->vocab_only) convert_f16_to_bf16(m);
+    if (!params->use_mmap && !params->no_repack) repack_weights(m);
     return m;
 fail:
     llamac_model_free(m);
